@@ -1,0 +1,126 @@
+"""Delivery: take one job through the syncer and route its outcome (ack, retry, hold or bury).
+
+Error routing (errors.py): transient -> retry with backoff and counted by the service's circuit
+breaker; while a breaker is OPEN, jobs are held (no retry spent, never dead-lettered) until it
+half-opens; not-found -> the long retry schedule; permanent -> dead letters with the reason; anything
+else is a bug -> dead letters with the traceback. The retry or dead letter is written before the queue
+row is acknowledged, so a SIGKILL between the two repeats work at most, and never loses it.
+"""
+
+import logging
+import random
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from plexsync.breaker import CircuitBreaker
+from plexsync.deadletters import DeadLetters
+from plexsync.errors import NotFoundYet, PermanentError, TransientError
+from plexsync.jobs import Claim, Job, JobQueue
+from plexsync.retries import RetrySchedule, policies
+from plexsync.sync import Outcome, Syncer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Result:
+    """How a job ended: synced/unchanged/... from the syncer, or retry, held, dead, covered."""
+
+    kind: str
+    scene_id: int
+    detail: str = ""
+
+
+class Delivery:
+    """Processes claimed jobs; shared by the background worker and the foreground tasks."""
+
+    def __init__(self, queue: JobQueue, syncer: Syncer, retries: RetrySchedule, letters: DeadLetters,
+                 breakers: dict, max_retries: int, clock: Callable[[], float] = time.time,
+                 rand: Callable[[float, float], float] = random.uniform) -> None:
+        self.queue, self.syncer, self.retries, self.letters = queue, syncer, retries, letters
+        self.breakers, self.policies, self.clock, self.rand = breakers, policies(max_retries), clock, rand
+
+    def blocked_until(self) -> Optional[float]:
+        """When an OPEN breaker half-opens, or None if calls may be made now."""
+        times = [b.snapshot().retry_at for b in self.breakers.values() if not b.allows()]
+        return min(times) if times else None
+
+    def promote_due(self) -> int:
+        """Move retries whose time has come back into the queue; returns how many."""
+        due = self.retries.due()
+        for deferred in due:
+            self.queue.put(deferred.job)
+            self.retries.remove(deferred.job, deferred.due_at)
+        return len(due)
+
+    def handle(self, claim: Claim) -> Result:
+        """Process one claimed job and acknowledge it; never raises for a job's own failure."""
+        job = claim.job
+        try:
+            result = self._route(job)
+        finally:
+            self.queue.ack(claim)
+        return result
+
+    def _route(self, job: Job) -> Result:
+        if self.syncer.covered(job):
+            return Result("covered", job.scene_id, "already synced from a newer Stash state")
+        blocked = self.blocked_until()
+        if blocked is not None:
+            return self._hold(job, blocked, "Plex or Stash is unreachable (circuit breaker open)")
+        try:
+            outcome = self.syncer.sync(job)
+        except TransientError as exc:
+            return self._transient(job, exc)
+        except NotFoundYet as exc:
+            self._succeeded()
+            return self._retry(job, "not_found", str(exc))
+        except PermanentError as exc:
+            self._succeeded()
+            return self._bury(job, "permanent", str(exc))
+        except Exception as exc:  # loop boundary: a bug must not stop the worker or lose the job
+            log.debug("scene %s: %s", job.scene_id, "".join(traceback.format_exception(exc)))
+            return self._bury(job, "bug", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()[-4000:]}")
+        self._succeeded()
+        return self._done(outcome)
+
+    def _done(self, outcome: Outcome) -> Result:
+        level = logging.INFO if outcome.kind in ("synced", "forgotten", "gone") else logging.DEBUG
+        log.log(level, "%s", outcome.line())
+        return Result(outcome.kind, outcome.scene_id, outcome.detail)
+
+    def _succeeded(self) -> None:
+        for breaker in self.breakers.values():
+            if breaker.record_success():
+                released = self.retries.release_held()
+                log.info("%s is reachable again; %s held jobs resume", breaker.name.capitalize(), released)
+
+    def _transient(self, job: Job, exc: TransientError) -> Result:
+        breaker = self.breakers.get(exc.service)
+        if breaker is not None and breaker.record_failure(str(exc)):
+            return self._hold(job, breaker.snapshot().retry_at or self.clock(), str(exc))
+        return self._retry(job, "transient", str(exc))
+
+    def _hold(self, job: Job, until: float, reason: str) -> Result:
+        self.retries.defer(job, until, "transient", reason, held=True)
+        log.debug("scene %s: held until the circuit breaker half-opens (%s)", job.scene_id, reason)
+        return Result("held", job.scene_id, reason)
+
+    def _retry(self, job: Job, error_class: str, message: str) -> Result:
+        job = job.attempted(error_class)
+        attempts = job.not_found_attempts if error_class == "not_found" else job.transient_attempts
+        policy = self.policies[error_class]
+        if policy.exhausted(attempts):
+            return self._bury(job, error_class, f"{message} (gave up after {attempts} tries)")
+        delay = policy.delay(attempts, self.rand)
+        self.retries.defer(job, self.clock() + delay, error_class, message)
+        log.debug("scene %s: %s; retry %s/%s in %.0f s", job.scene_id, message, attempts, policy.max_tries, delay)
+        return Result("retry", job.scene_id, message)
+
+    def _bury(self, job: Job, error_class: str, message: str) -> Result:
+        self.letters.bury(job, error_class, message)
+        first_line = message.splitlines()[0] if message else error_class
+        log.error("scene %s: not synced (%s): %s", job.scene_id, error_class.replace("_", " "), first_line)
+        return Result("dead", job.scene_id, first_line)

@@ -1,0 +1,120 @@
+"""The hook path: validate a Stash scene event, queue a job, make sure a worker runs. No network I/O.
+
+Stash runs hooks synchronously: a user's save, or a bulk edit of 500 scenes (500 hook processes in a
+row), waits for this. So it imports only the standard library and persist-queue, never builds anything
+for Plex from the hook's ``input`` (which is whatever mutation fired, not the scene), and hands the
+network work to the detached worker. The job is put before the lease is checked (enqueue-then-check),
+so a worker deciding to exit at this moment still sees it (it releases, then rechecks the queue).
+"""
+
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from plexsync.errors import BadInput
+from plexsync.jobs import JobQueue, new_job
+from plexsync.lease import SPAWN_TTL, Lease, new_token
+from plexsync.procs import spawn_detached
+from plexsync.protocol import PluginInput, ServerConnection
+from plexsync.state import StateDB, data_dir_for
+
+log = logging.getLogger(__name__)
+
+EVENTS = {"Scene.Create.Post": "create", "Scene.Update.Post": "update", "Scene.Destroy.Post": "destroy"}
+# Update inputs that touch only these keys cannot change anything PlexSync writes to Plex
+# (the UI's "Organized" button and rating widget send just {id, organized} or {id, rating100}).
+NO_EFFECT_FIELDS = frozenset({
+    "id", "ids", "clientMutationId", "organized", "rating100", "o_counter",
+    "resume_time", "play_duration", "play_count",
+})
+ENTRY_SCRIPT = Path(__file__).resolve().parent.parent / "PlexSync.py"
+
+
+@dataclass(frozen=True)
+class HookEvent:
+    """A validated scene event."""
+
+    scene_id: int
+    trigger: str
+    input: object
+    input_fields: Optional[tuple]
+
+    @property
+    def event(self) -> str:
+        """create, update or destroy."""
+        return EVENTS[self.trigger]
+
+
+def parse_event(context: object) -> HookEvent:
+    """Validate ``hookContext``; raises BadInput naming what is wrong."""
+    if not isinstance(context, dict):
+        raise BadInput("hook input has no hookContext object")
+    scene_id = context.get("id")
+    if isinstance(scene_id, bool) or not isinstance(scene_id, int) or scene_id <= 0:
+        raise BadInput(f"hookContext.id must be a positive integer scene id, got {json.dumps(scene_id)[:40]}")
+    trigger = context.get("type")
+    if trigger not in EVENTS:
+        raise BadInput(f"unsupported hook trigger {json.dumps(trigger)[:60]}: expected one of {', '.join(EVENTS)}")
+    fields = context.get("inputFields")
+    fields = tuple(str(f) for f in fields) if isinstance(fields, list) else None
+    return HookEvent(scene_id, trigger, context.get("input"), fields)
+
+
+def skip_reason(event: HookEvent) -> Optional[str]:
+    """Why an event cannot change Plex, or None if it must be synced."""
+    if event.trigger != "Scene.Update.Post" or not event.input_fields:
+        return None
+    if set(event.input_fields) <= NO_EFFECT_FIELDS:
+        return "only " + ", ".join(sorted(set(event.input_fields) - {"id", "ids"}) or ["id"]) + " changed"
+    return None
+
+
+def destroy_details(event: HookEvent) -> dict:
+    """The file path and delete flag a destroy carries (the scene no longer exists in Stash)."""
+    data = event.input if isinstance(event.input, dict) else {}
+    path = data.get("path")
+    return {"path": path if isinstance(path, str) and path else None, "delete_file": data.get("delete_file") is True}
+
+
+def handle_hook(plugin_input: PluginInput) -> str:
+    """Queue the scene event and make sure a worker will process it; returns the output text."""
+    event = parse_event(plugin_input.hook_context)
+    reason = skip_reason(event)
+    if reason:
+        log.debug("scene %s: nothing to sync (%s)", event.scene_id, reason)
+        return "skipped"
+    extra = destroy_details(event) if event.event == "destroy" else {}
+    data_dir = data_dir_for(plugin_dir(plugin_input.connection))
+    queue = JobQueue(data_dir)
+    queue.put(new_job(event.scene_id, event.event, **extra))
+    queue.close()
+    db = StateDB(data_dir)
+    try:
+        ensure_worker(db, plugin_input.connection)
+    finally:
+        db.close()
+    log.debug("scene %s: queued (%s)", event.scene_id, event.trigger)
+    return "queued"
+
+
+def plugin_dir(connection: ServerConnection) -> str:
+    """The plugin folder: Stash's ``PluginDir``, or this checkout when run by hand."""
+    return connection.plugin_dir or str(ENTRY_SCRIPT.parent)
+
+
+def ensure_worker(db: StateDB, connection: ServerConnection) -> Optional[int]:
+    """Start a detached worker unless one holds the lease; returns the new worker's pid, if any."""
+    token = new_token()
+    lease = Lease(db, token)
+    if not lease.acquire(ttl=SPAWN_TTL):
+        return None
+    payload = json.dumps({"server_connection": connection.to_json(), "lease_token": token}).encode()
+    data_dir = data_dir_for(plugin_dir(connection))
+    argv = [sys.executable, str(ENTRY_SCRIPT), "--worker"]
+    pid = spawn_detached(argv, payload, log_path=str(data_dir / "worker.stderr"))
+    lease.hand_over(pid)
+    log.debug("started background worker (pid %s)", pid)
+    return pid

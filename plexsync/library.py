@@ -1,0 +1,113 @@
+"""The library index: Plex file path -> item, kept in the state database.
+
+Plex has no path filter (plex-api-notes.md §2.8), so PlexSync lists each configured section once
+(paged, parsed lean) and afterwards refreshes incrementally with ``updatedAt>>=`` (items added or
+changed since the last refresh). Stale entries (ratingKeys Plex changed) are caught by verifying the
+item before writing; "not found" is never cached.
+"""
+
+import logging
+import time
+from typing import Callable, Optional
+
+from plexsync.paths import basename, file_key
+from plexsync.plex import PlexClient, Section
+from plexsync.state import StateDB
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS plex_index (
+    file_key TEXT PRIMARY KEY, file TEXT NOT NULL, name_key TEXT NOT NULL, size INTEGER,
+    rating_key INTEGER NOT NULL, section INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS plex_index_name ON plex_index (name_key, size);
+CREATE INDEX IF NOT EXISTS plex_index_item ON plex_index (rating_key);
+"""
+REFRESH_MIN_INTERVAL = 5.0
+SLACK = 2  # seconds re-listed before the last refresh, against clock skew between us and Plex
+
+
+class LibraryIndex:
+    """File path -> ratingKey for the configured sections."""
+
+    def __init__(self, db: StateDB, plex: PlexClient, sections: list, clock: Callable[[], float] = time.time) -> None:
+        self.db, self.plex, self.sections, self.clock = db, plex, sections, clock
+        self._last_refresh = float("-inf")
+        with db.transaction() as conn:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+
+    def _stamp_key(self, section: Section) -> str:
+        return f"index:{section.key}"
+
+    def build(self, force: bool = False) -> dict:
+        """List every section not indexed yet (or all, with ``force``); returns items per section title."""
+        counts = {}
+        for section in self.sections:
+            if force or self.db.get(self._stamp_key(section)) is None:
+                counts[section.title] = self._relist(section)
+        return counts
+
+    def _relist(self, section: Section) -> int:
+        started = int(self.clock())
+        self.db.execute("DELETE FROM plex_index WHERE section = ?", (section.key,))
+        count = self._store(self.plex.list_items(section.key))
+        self.db.put(self._stamp_key(section), started)
+        log.debug("indexed %s items of Plex library %s", count, section.title)
+        return count
+
+    def refresh(self, force: bool = False) -> int:
+        """Add items changed since the last refresh; rate-limited unless forced. Returns items seen."""
+        if not force and self.clock() - self._last_refresh < REFRESH_MIN_INTERVAL:
+            return 0
+        self._last_refresh = self.clock()
+        seen = 0
+        for section in self.sections:
+            since = self.db.get(self._stamp_key(section))
+            if since is None:
+                seen += self._relist(section)
+                continue
+            started = int(self.clock())
+            seen += self._store(self.plex.list_items(section.key, since=max(0, since - SLACK)))
+            self.db.put(self._stamp_key(section), started)
+        return seen
+
+    def _store(self, items) -> int:
+        count, batch = 0, []
+        for item in items:
+            count += 1
+            batch.append(item)
+            if len(batch) >= 500:
+                self._write(batch)
+                batch = []
+        self._write(batch)
+        return count
+
+    def _write(self, items: list) -> None:
+        if not items:
+            return
+        with self.db.transaction() as conn:
+            conn.executemany("DELETE FROM plex_index WHERE rating_key = ?", [(i.rating_key,) for i in items])
+            conn.executemany(
+                "INSERT OR REPLACE INTO plex_index (file_key, file, name_key, size, rating_key, section) VALUES (?, ?, ?, ?, ?, ?)",
+                [(file_key(path), path, basename(path).lower(), size, i.rating_key, i.section)
+                 for i in items for path, size in i.files],
+            )
+
+    def by_path(self, plex_path: str) -> list:
+        """ratingKeys whose file is exactly this path."""
+        return [r[0] for r in self.db.query("SELECT DISTINCT rating_key FROM plex_index WHERE file_key = ?", (file_key(plex_path),))]
+
+    def by_name(self, name: str, size: Optional[int]) -> list:
+        """(ratingKey, file) pairs with this file name and size."""
+        rows = self.db.query("SELECT rating_key, file FROM plex_index WHERE name_key = ? AND size = ?", (name.lower(), size or 0))
+        return sorted(set(rows))
+
+    def forget(self, rating_key: int) -> None:
+        """Drop an item Plex no longer has."""
+        self.db.execute("DELETE FROM plex_index WHERE rating_key = ?", (rating_key,))
+
+    def files_in(self) -> dict:
+        """Items per section (for ``reindex``)."""
+        return dict(self.db.query("SELECT section, COUNT(DISTINCT rating_key) FROM plex_index GROUP BY section"))

@@ -1,0 +1,83 @@
+"""Sync records: per scene, which Plex item was written, from which Stash state, and what was written.
+
+``fetched_at`` is when the worker read the scene from Stash for the write: a job queued before that
+moment is already covered (latest state wins, once). ``fingerprint`` is a hash of what was written,
+so an unchanged scene costs no Plex request at all; ``written`` keeps the values for ownership rules.
+"""
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Optional
+
+from plexsync.state import StateDB
+
+
+@dataclass(frozen=True)
+class SyncRecord:
+    """What PlexSync last wrote for one scene."""
+
+    scene_id: int
+    rating_key: Optional[int]
+    plex_file: Optional[str]
+    fetched_at: float
+    synced_at: float
+    fingerprint: str
+    written: dict = field(default_factory=dict)
+
+
+class SyncRecords:
+    """The ``sync_records`` table plus the daily counters shown by ``status``."""
+
+    def __init__(self, db: StateDB, clock: Callable[[], float] = time.time) -> None:
+        self.db, self.clock = db, clock
+
+    def get(self, scene_id: int) -> Optional[SyncRecord]:
+        """The record for a scene, or None if it was never synced."""
+        rows = self.db.query(
+            "SELECT scene_id, rating_key, plex_file, fetched_at, synced_at, fingerprint, written FROM sync_records WHERE scene_id = ?",
+            (scene_id,),
+        )
+        return _record(rows[0]) if rows else None
+
+    def many(self, scene_ids: list) -> dict:
+        """Records for several scenes at once, keyed by scene id."""
+        found = {}
+        for start in range(0, len(scene_ids), 500):
+            chunk = scene_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.query(
+                f"SELECT scene_id, rating_key, plex_file, fetched_at, synced_at, fingerprint, written FROM sync_records WHERE scene_id IN ({marks})",
+                tuple(chunk),
+            )
+            found.update((row[0], _record(row)) for row in rows)
+        return found
+
+    def save(self, record: SyncRecord, wrote: bool = True) -> None:
+        """Store a record; ``wrote`` counts it in today's synced total."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO sync_records (scene_id, rating_key, plex_file, fetched_at, synced_at, fingerprint, written) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (record.scene_id, record.rating_key, record.plex_file, record.fetched_at, record.synced_at,
+                 record.fingerprint, json.dumps(record.written)),
+            )
+            if wrote:
+                day = datetime.fromtimestamp(self.clock()).strftime("%Y-%m-%d")
+                conn.execute("INSERT INTO daily_counts (day, synced) VALUES (?, 1) ON CONFLICT(day) DO UPDATE SET synced = synced + 1", (day,))
+
+    def forget(self, scene_id: int) -> bool:
+        """Drop a scene's record (the scene was deleted in Stash); True if there was one."""
+        return self.db.execute("DELETE FROM sync_records WHERE scene_id = ?", (scene_id,)) > 0
+
+    def totals(self) -> dict:
+        """Scenes synced today and in all, and the time of the last sync."""
+        today = datetime.fromtimestamp(self.clock()).strftime("%Y-%m-%d")
+        day = self.db.query("SELECT synced FROM daily_counts WHERE day = ?", (today,))
+        total = self.db.query("SELECT COALESCE(SUM(synced), 0) FROM daily_counts")[0][0]
+        last = self.db.query("SELECT MAX(synced_at) FROM sync_records")[0][0]
+        return {"synced_today": day[0][0] if day else 0, "synced_total": total, "last_sync_at": last}
+
+
+def _record(row: tuple) -> SyncRecord:
+    return SyncRecord(row[0], row[1], row[2], row[3], row[4], row[5] or "", json.loads(row[6] or "{}"))

@@ -1,0 +1,87 @@
+"""Building the working parts from Stash's connection: settings, clients, index, syncer, delivery.
+
+Used by the background worker and by the tasks that talk to Stash and Plex. Settings are read from
+Stash once per process (``configuration.plugins``); the Plex client identifier is persisted so Plex
+shows one named device.
+"""
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from plexsync import stashlog
+from plexsync.breaker import CircuitBreaker
+from plexsync.deadletters import DeadLetters
+from plexsync.delivery import Delivery
+from plexsync.jobs import JobQueue
+from plexsync.library import LibraryIndex
+from plexsync.matcher import Matcher
+from plexsync.paths import PathMapper
+from plexsync.plex import PlexClient
+from plexsync.protocol import ServerConnection
+from plexsync.records import SyncRecords
+from plexsync.retries import RetrySchedule
+from plexsync.settings import Settings, load_settings
+from plexsync.stash import StashClient
+from plexsync.sync import Syncer
+from plexsync.state import StateDB
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a drain needs, wired together."""
+
+    settings: Settings
+    db: StateDB
+    queue: JobQueue
+    stash: StashClient
+    plex: PlexClient
+    delivery: Delivery
+    index: Optional[LibraryIndex] = None
+
+    def close(self) -> None:
+        """Release files."""
+        self.queue.close()
+
+
+def client_id(db: StateDB) -> str:
+    """The persisted ``X-Plex-Client-Identifier`` (created once)."""
+    value = db.get("plex_client_id")
+    if not value:
+        value = f"plexsync-{uuid.uuid4()}"
+        db.put("plex_client_id", value)
+    return value
+
+
+def read_settings(stash: StashClient, db: StateDB) -> Settings:
+    """Settings from Stash; remembers the debug flag so hooks (which never call Stash) can honour it."""
+    settings = load_settings(stash.plugin_settings())
+    stashlog.set_debug(settings.debug_logging)
+    db.put("debug_logging", settings.debug_logging)
+    return settings
+
+
+def build(connection: ServerConnection, data_dir: Path, db: StateDB, resume: bool = False,
+          clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> Runtime:
+    """Wire up a runtime; ConfigError when the settings cannot work."""
+    stash = StashClient(connection, sleep=sleep)
+    stash.use_api_key()
+    settings = read_settings(stash, db)
+    settings.require_plex()
+    plex = PlexClient(settings.plex_url, settings.token, client_id(db), settings.connect_timeout,
+                      settings.read_timeout, sleep=sleep)
+    sections = plex.sections(settings.libraries)
+    index = LibraryIndex(db, plex, sections, clock)
+    records = SyncRecords(db, clock)
+    syncer = Syncer(stash, plex, Matcher(index, PathMapper(settings.path_rules), settings.strict_matching),
+                    records, settings, sections, clock)
+    queue = JobQueue(data_dir, resume=resume)
+    breakers = {name: CircuitBreaker(db, name, clock=clock) for name in ("plex", "stash")}
+    delivery = Delivery(queue, syncer, RetrySchedule(db, clock), DeadLetters(db, clock), breakers,
+                        settings.max_retries, clock)
+    return Runtime(settings, db, queue, stash, plex, delivery, index)

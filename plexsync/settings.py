@@ -1,0 +1,145 @@
+"""The plugin's settings: one validated model, read from Stash's plugin configuration.
+
+Every key here is declared in ``PlexSync.yml`` and vice versa (a test asserts it). Stash omits
+settings the user never saved (stash-plugin-protocol.md §4.1), so every field has a default. A bad
+value gives one line naming the key and what it accepts; the Plex token never appears in a message.
+"""
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from plexsync.errors import ConfigError
+from plexsync.stashlog import mask
+
+PLUGIN_ID = "PlexSync"
+_WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]|^\\\\")
+
+
+@dataclass(frozen=True)
+class PathRule:
+    """One ``path_map`` rule: a Stash path prefix and the Plex prefix it becomes."""
+
+    stash: str
+    plex: str
+
+
+class Settings(BaseModel):
+    """Every PlexSync setting with its default (the manifest declares the same keys)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    plex_url: str = ""
+    plex_token: SecretStr = SecretStr("")
+    plex_libraries: str = ""
+    path_map: str = ""
+    strict_matching: bool = True
+    preserve_plex_edits: bool = False
+    sync_title: bool = True
+    sync_summary: bool = True
+    sync_studio: bool = True
+    sync_date: bool = True
+    sync_performers: bool = True
+    sync_tags: bool = True
+    sync_poster: bool = True
+    sync_background: bool = True
+    sync_collection: bool = True
+    tags_as: Literal["genres", "labels"] = "genres"
+    max_retries: int = Field(5, ge=1, le=20)
+    connect_timeout: float = Field(5, ge=1, le=30)
+    read_timeout: float = Field(30, ge=5, le=120)
+    trigger_plex_scan: bool = True
+    dlq_retention_days: int = Field(30, ge=1, le=365)
+    debug_logging: bool = False
+
+    @field_validator("plex_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must start with http:// or https:// followed by a host, e.g. http://192.168.1.10:32400")
+        return value
+
+    @field_validator("tags_as", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("path_map")
+    @classmethod
+    def _check_path_map(cls, value: str) -> str:
+        parse_path_map(value)
+        return value
+
+    @property
+    def libraries(self) -> list:
+        """Configured Plex section names; empty means every movie section."""
+        return [name.strip() for name in self.plex_libraries.split(",") if name.strip()]
+
+    @property
+    def path_rules(self) -> list:
+        """The ``path_map`` rules, longest Stash prefix first (longest prefix wins)."""
+        return sorted(parse_path_map(self.path_map), key=lambda rule: len(rule.stash), reverse=True)
+
+    @property
+    def token(self) -> str:
+        """The Plex token (only ever sent in a header)."""
+        return self.plex_token.get_secret_value()
+
+    def require_plex(self) -> None:
+        """Raise ConfigError unless Plex can be reached with these settings."""
+        if not self.plex_url:
+            raise ConfigError("plex_url: not set; enter your Plex server's URL (e.g. http://192.168.1.10:32400) in Settings > Plugins > PlexSync")
+        if not self.token:
+            raise ConfigError("plex_token: not set; enter your X-Plex-Token in Settings > Plugins > PlexSync")
+
+    def describe(self) -> str:
+        """One line for logs, token masked."""
+        return f"plex_url={self.plex_url or '(unset)'} plex_token={mask(self.token) or '(unset)'} libraries={self.libraries or 'all movie sections'}"
+
+
+def parse_path_map(text: str) -> list:
+    """Parse ``/stash/prefix=>/plex/prefix; ...``; raises ValueError naming the bad rule."""
+    rules = []
+    for number, part in enumerate(filter(None, (p.strip() for p in text.replace("\n", ";").split(";"))), 1):
+        if "=>" not in part:
+            raise ValueError(f"rule {number} '{part[:60]}' has no '=>' (write /stash/prefix=>/plex/prefix)")
+        stash, plex = (side.strip() for side in part.split("=>", 1))
+        if not stash or not plex:
+            raise ValueError(f"rule {number} '{part[:60]}' needs a path on both sides of '=>'")
+        rules.append(PathRule(stash, plex))
+    return rules
+
+
+def _describe_error(error: dict) -> str:
+    key = ".".join(str(p) for p in error.get("loc", ())) or "settings"
+    context = error.get("ctx") or {}
+    kind = error.get("type", "")
+    bounds = _RANGES.get(key)
+    if bounds and kind in ("greater_than_equal", "less_than_equal", "int_parsing", "float_parsing", "int_from_float"):
+        return f"{key}: must be a number from {bounds[0]} to {bounds[1]}"
+    if kind == "literal_error":
+        return f"{key}: must be one of {context.get('expected', '')}"
+    if kind.startswith("bool"):
+        return f"{key}: must be true or false"
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{key}: {message}"
+
+
+_RANGES = {"max_retries": (1, 20), "connect_timeout": (1, 30), "read_timeout": (5, 120), "dlq_retention_days": (1, 365)}
+
+
+def load_settings(stored: Mapping[str, Any], env: Mapping[str, str] = os.environ) -> Settings:
+    """Build Settings from Stash's stored map, with PLEX_URL/PLEX_TOKEN as fallbacks; ConfigError on bad values."""
+    values = {key: value for key, value in dict(stored or {}).items() if value is not None}
+    if not values.get("plex_url") and env.get("PLEX_URL"):
+        values["plex_url"] = env["PLEX_URL"]
+    if not values.get("plex_token") and env.get("PLEX_TOKEN"):
+        values["plex_token"] = env["PLEX_TOKEN"]
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_describe_error(e) for e in exc.errors(include_input=False))) from None

@@ -1,0 +1,131 @@
+"""Stash GraphQL client: the session cookie Stash handed over, plus its API key once fetched.
+
+The cookie expires after an hour when Stash has login enabled (protocol §4.2), so the client fetches
+``configuration.general.apiKey`` once and sends it as ``ApiKey`` as well when it is non-empty (the
+cookie stays: it carries Stash's hook loop protection). Network blips are retried briefly with
+tenacity; everything else is translated into PlexSync's error classes here and nowhere else.
+"""
+
+import logging
+import time
+from typing import Callable, Optional
+
+import requests
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from plexsync.errors import AuthError, InvalidData, StashUnavailable
+from plexsync.protocol import ServerConnection
+from plexsync.settings import PLUGIN_ID
+from plexsync.stashlog import SECRETS
+
+log = logging.getLogger(__name__)
+
+SCENE_FIELDS = """
+fragment SyncScene on Scene {
+  id title code details director urls date rating100 organized created_at updated_at
+  studio { id name parent_studio { id name } }
+  performers { id name disambiguation gender image_path }
+  tags { id name }
+  files { id path basename size duration width height }
+  paths { screenshot }
+}
+"""
+FIND_SCENE = "query FindScene($id: ID!) { findScene(id: $id) { ...SyncScene } }" + SCENE_FIELDS
+FIND_SCENES = (
+    "query FindScenes($filter: FindFilterType, $scene_filter: SceneFilterType) {"
+    " findScenes(filter: $filter, scene_filter: $scene_filter) { count scenes { ...SyncScene } } }" + SCENE_FIELDS
+)
+PLUGIN_CONFIG = "query PluginConfig($ids: [ID!]) { configuration { plugins(include: $ids) } }"
+API_KEY = "query ApiKey { configuration { general { apiKey } } }"
+VERSION = "query Version { version { version } }"
+
+
+class StashClient:
+    """GraphQL and image downloads against the Stash that ran the plugin."""
+
+    def __init__(self, connection: ServerConnection, timeout: float = 30.0,
+                 sleep: Callable[[float], None] = time.sleep, attempts: int = 3) -> None:
+        self.url = connection.base_url
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers["Content-Type"] = "application/json"
+        if connection.session_cookie:
+            self.session.cookies.set("session", connection.session_cookie)
+            SECRETS.add(connection.session_cookie)
+        self._post = retry(
+            retry=retry_if_exception_type(StashUnavailable), stop=stop_after_attempt(attempts),
+            wait=wait_exponential(multiplier=0.2, max=2), sleep=sleep, reraise=True,
+        )(self._post_once)
+
+    def _post_once(self, body: dict) -> dict:
+        try:
+            response = self.session.post(f"{self.url}/graphql", json=body, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise StashUnavailable(f"Stash unreachable at {self.url}: {type(exc).__name__}") from exc
+        return _decode(response, body.get("operationName") or "query")
+
+    def query(self, query: str, variables: Optional[dict] = None, operation: Optional[str] = None) -> dict:
+        """Run one GraphQL operation and return its ``data``."""
+        body = {"query": query, "variables": variables or {}}
+        if operation:
+            body["operationName"] = operation
+        return self._post(body)
+
+    def use_api_key(self) -> None:
+        """Fetch Stash's API key once and send it from now on (survives cookie expiry)."""
+        key = self.query(API_KEY, operation="ApiKey")["configuration"]["general"]["apiKey"] or ""
+        if key:
+            SECRETS.add(key)
+            self.session.headers["ApiKey"] = key
+
+    def plugin_settings(self) -> dict:
+        """PlexSync's saved settings (keys never saved are absent)."""
+        data = self.query(PLUGIN_CONFIG, {"ids": [PLUGIN_ID]}, "PluginConfig")
+        return (data["configuration"]["plugins"] or {}).get(PLUGIN_ID) or {}
+
+    def version(self) -> str:
+        """Stash's version string."""
+        return self.query(VERSION, operation="Version")["version"]["version"]
+
+    def find_scene(self, scene_id: int) -> Optional[dict]:
+        """The scene's current state, or None if it no longer exists."""
+        return self.query(FIND_SCENE, {"id": str(scene_id)}, "FindScene")["findScene"]
+
+    def scenes_page(self, page: int, per_page: int = 100, scene_filter: Optional[dict] = None,
+                    sort: str = "id") -> tuple:
+        """One page of scenes sorted by ``sort``: (total count, scenes)."""
+        variables = {"filter": {"page": page, "per_page": per_page, "sort": sort, "direction": "ASC"},
+                     "scene_filter": scene_filter or {}}
+        data = self.query(FIND_SCENES, variables, "FindScenes")["findScenes"]
+        return data["count"], data["scenes"]
+
+    def image(self, url: str) -> bytes:
+        """Download an image (scene cover) with the same authentication as GraphQL."""
+        try:
+            response = self.session.get(url, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise StashUnavailable(f"Stash unreachable for an image: {type(exc).__name__}") from exc
+        _check_status(response, "image")
+        return response.content
+
+
+def _check_status(response: requests.Response, what: str) -> None:
+    if response.status_code in (401, 403):
+        raise AuthError(f"Stash refused PlexSync's credentials ({response.status_code}) for {what}: the session expired "
+                        "and no API key is set; run the task again from Stash or generate an API key in Settings > Security")
+    if response.status_code == 429 or response.status_code >= 500:
+        raise StashUnavailable(f"Stash answered {response.status_code} for {what}")
+    if response.status_code >= 400:
+        raise InvalidData(f"Stash answered {response.status_code} for {what}")
+
+
+def _decode(response: requests.Response, what: str) -> dict:
+    _check_status(response, what)
+    try:
+        payload = response.json()
+    except ValueError:
+        raise StashUnavailable(f"Stash answered {what} with something that is not JSON") from None
+    if payload.get("errors"):
+        message = "; ".join(str(e.get("message", e)) for e in payload["errors"])[:500]
+        raise InvalidData(f"Stash rejected {what}: {message}")
+    return payload.get("data") or {}

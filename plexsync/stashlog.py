@@ -1,0 +1,128 @@
+"""Logging in Stash's plugin log protocol: ``\\x01<level>\\x02message`` lines on stderr.
+
+Stash reads stderr line by line, treats a line that lacks the prefix as an error, and stops reading
+stderr altogether after a line longer than 64 KiB (stash-plugin-protocol.md §3.6). So every line of
+every record is prefixed, control characters are made visible, lines are cut below the limit, and
+secrets are masked before anything is written.
+"""
+
+import logging
+import re
+import sys
+
+MAX_LINE_BYTES = 60_000
+LEVEL_CHARS = {logging.DEBUG: "d", logging.INFO: "i", logging.WARNING: "w", logging.ERROR: "e"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SECRET_PATTERNS = [
+    re.compile(r"(?i)(x-plex-token=)[^&\s\"']+"),
+    re.compile(r"(?i)(apikey=)[^&\s\"']+"),
+    re.compile(r"(?i)(apikey[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),
+    re.compile(r"(?i)(session=)[^;&\s\"']+"),
+]
+
+
+def mask(secret: str) -> str:
+    """Show only the last 4 characters of a secret (and nothing of a short one)."""
+    if not secret:
+        return ""
+    return "****" + secret[-4:] if len(secret) > 8 else "****"
+
+
+class SecretFilter(logging.Filter):
+    """Replaces known secrets and secret-looking URL parameters in every record's final message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def add(self, *secrets: str) -> None:
+        """Register secrets (token, API key, cookie) to be masked from now on."""
+        self.secrets.update(s for s in secrets if s and len(s) >= 4)
+
+    def scrub(self, text: str) -> str:
+        """Return ``text`` with every known secret and secret-looking parameter masked."""
+        for secret in self.secrets:
+            text = text.replace(secret, mask(secret))
+        for pattern in _SECRET_PATTERNS:
+            text = pattern.sub(r"\1****", text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.scrub(record.getMessage())
+        record.args = None
+        return True
+
+
+SECRETS = SecretFilter()
+
+
+def stash_lines(level: int, message: str) -> list[str]:
+    """Encode one message as Stash log lines: one prefixed line per text line, each cut to size."""
+    char = LEVEL_CHARS.get(level) or ("e" if level > logging.ERROR else "d")
+    lines = []
+    for text in message.splitlines() or [""]:
+        text = _CONTROL.sub("?", text).strip()
+        if not text:
+            continue
+        encoded = text.encode("utf-8")
+        if len(encoded) > MAX_LINE_BYTES:
+            text = encoded[:MAX_LINE_BYTES].decode("utf-8", "ignore") + " [truncated]"
+        lines.append(f"\x01{char}\x02{text}\n")
+    return lines
+
+
+class StashHandler(logging.Handler):
+    """Writes records to a stream (stderr) in Stash's line protocol."""
+
+    def __init__(self, stream=None) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = self.format(record)
+            stream = self.stream or sys.stderr
+            stream.write("".join(stash_lines(record.levelno, message)))
+            stream.flush()
+        except Exception:  # a broken stderr must never break the plugin's answer on stdout
+            pass
+
+
+class OneLineFormatter(logging.Formatter):
+    """Message only; an attached traceback is folded into a single line (full trace at DEBUG)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            message = f"{message}: {type(exc).__name__}: {exc}"
+        return message
+
+
+def configure(debug: bool = False, stream=None) -> logging.Logger:
+    """Route every logger (ours and the libraries') to Stash's stderr protocol, secrets masked."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = StashHandler(stream)
+    handler.setFormatter(OneLineFormatter())
+    handler.addFilter(SECRETS)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    return root
+
+
+def set_debug(debug: bool) -> None:
+    """Change the level once settings are known."""
+    logging.getLogger().setLevel(logging.DEBUG if debug else logging.INFO)
+
+
+def progress(fraction: float, stream=None) -> None:
+    """Report task progress (0..1) as Stash's ``\\x01p\\x02`` line."""
+    value = min(1.0, max(0.0, fraction))
+    stream = stream or sys.stderr
+    try:
+        stream.write(f"\x01p\x02{value:.4f}\n")
+        stream.flush()
+    except Exception:
+        pass

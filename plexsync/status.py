@@ -1,0 +1,78 @@
+"""The ``status`` report: queue, retries, dead letters, breaker, worker and totals, from local state only.
+
+It needs neither Stash nor Plex, so it answers even when both are down. Its keys are an interface
+(automation reads them): ``pending``, ``in_retry`` and ``dead_letters`` are counts and are never renamed.
+"""
+
+import logging
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Optional
+
+from plexsync.breaker import CircuitBreaker
+from plexsync.deadletters import DeadLetters
+from plexsync.jobs import JobQueue
+from plexsync.lease import Lease
+from plexsync.records import SyncRecords
+from plexsync.retries import RetrySchedule
+from plexsync.state import StateDB
+
+log = logging.getLogger(__name__)
+
+
+def iso(timestamp: Optional[float]) -> Optional[str]:
+    """A stored wall-clock time as local ISO-8601, or None."""
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
+
+
+def collect(data_dir: Path, clock: Callable[[], float] = time.time) -> dict:
+    """Everything ``status`` reports, as a JSON-ready dict."""
+    db, queue = StateDB(data_dir), JobQueue(data_dir)
+    try:
+        return _report(db, queue, clock)
+    finally:
+        queue.close()
+        db.close()
+
+
+def _report(db: StateDB, queue: JobQueue, clock: Callable[[], float]) -> dict:
+    retries, letters = RetrySchedule(db, clock), DeadLetters(db, clock)
+    breaker = CircuitBreaker(db, clock=clock).snapshot()
+    holder = Lease(db, token="", clock=clock).holder()
+    waiting, in_flight = queue.pending(), queue.in_flight()
+    by_class = letters.counts()
+    outage = CircuitBreaker(db, clock=clock).last_outage()
+    totals = SyncRecords(db, clock).totals()
+    return {
+        "pending": waiting + in_flight,
+        "in_flight": in_flight,
+        "in_retry": retries.count(),
+        "next_retry_at": iso(retries.next_due()),
+        "dead_letters": sum(by_class.values()),
+        "dead_letters_by_class": by_class,
+        "breaker": {"state": breaker.state, "failures": breaker.failures, "retry_at": iso(breaker.retry_at),
+                    "last_error": breaker.last_error or None},
+        "last_outage": outage and {**outage, "started_at": iso(outage["started_at"]), "ended_at": iso(outage["ended_at"])},
+        "worker": {"running": holder is not None, "pid": holder.pid if holder else None},
+        "last_sync_at": iso(totals["last_sync_at"]),
+        "synced_today": totals["synced_today"],
+        "synced_total": totals["synced_total"],
+        "last_reconcile": db.get("last_reconcile"),
+    }
+
+
+def log_report(report: dict) -> None:
+    """The same report as a few readable lines in Stash's log."""
+    log.info("queue: %s pending, %s waiting for a retry (next %s), %s dead letters %s",
+             report["pending"], report["in_retry"], report["next_retry_at"] or "-",
+             report["dead_letters"], report["dead_letters_by_class"] or "")
+    breaker = report["breaker"]
+    log.info("Plex circuit breaker: %s%s", breaker["state"],
+             f" (retry at {breaker['retry_at']}, last error: {breaker['last_error']})" if breaker["state"] != "closed" else "")
+    worker = report["worker"]
+    log.info("background worker: %s; synced today %s, all time %s, last sync %s",
+             f"running (pid {worker['pid']})" if worker["running"] else "not running",
+             report["synced_today"], report["synced_total"], report["last_sync_at"] or "never")

@@ -1,0 +1,150 @@
+"""Syncing one job: fetch the scene's current state from Stash, match it, write what differs to Plex."""
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Optional
+
+from plexsync.errors import ItemMissing, NotFoundYet, PermanentError
+from plexsync.jobs import Job
+from plexsync.matcher import HIGH, Match, Matcher, scene_files
+from plexsync.metadata import Desired, describe, desired_state, plan_edit, plex_view
+from plexsync.paths import dirname, file_key, within
+from plexsync.plex import PlexClient
+from plexsync.records import SyncRecord, SyncRecords
+from plexsync.stash import StashClient
+
+log = logging.getLogger(__name__)
+LOCK_FIELD = {"poster": "thumb.locked", "art": "art.locked"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to a job: ``synced``, ``unchanged``, ``gone``, ``forgotten`` or ``skipped``."""
+
+    kind: str
+    scene_id: int
+    title: str = ""
+    rating_key: Optional[int] = None
+    detail: str = ""
+
+    def line(self) -> str:
+        """The one log line for this outcome."""
+        name = f' "{self.title}"' if self.title else ""
+        if self.kind == "synced":
+            return f"synced scene {self.scene_id}{name} -> Plex {self.rating_key}: {self.detail or 'no field changed'}"
+        return f"scene {self.scene_id}{name}: {self.kind}{' (' + self.detail + ')' if self.detail else ''}"
+
+
+class Syncer:
+    """Turns one job into at most one detail GET, one PUT and the image uploads that changed."""
+
+    def __init__(self, stash: StashClient, plex: PlexClient, matcher: Matcher, records: SyncRecords, settings,
+                 sections: list, clock: Callable[[], float] = time.time) -> None:
+        self.stash, self.plex, self.matcher, self.records = stash, plex, matcher, records
+        self.settings, self.sections, self.clock = settings, sections, clock
+
+    def covered(self, job: Job) -> bool:
+        """True if the scene was already synced from a Stash state read after this job was queued."""
+        record = self.records.get(job.scene_id)
+        return job.event != "destroy" and record is not None and record.fetched_at >= job.enqueued_at
+
+    def sync(self, job: Job) -> Outcome:
+        """Run one job; raises PlexSync errors for the delivery loop to classify."""
+        if job.event == "destroy":
+            return self._forget(job)
+        fetched_at = self.clock()
+        scene = self.stash.find_scene(job.scene_id)
+        if scene is None:
+            self.records.forget(job.scene_id)
+            return Outcome("gone", job.scene_id, detail="deleted in Stash before it could be synced")
+        return self.write(scene, fetched_at, job)
+
+    def write(self, scene: dict, fetched_at: float, job: Optional[Job] = None) -> Outcome:
+        """Bring the scene's Plex item to the desired state (a no-op when nothing changed)."""
+        scene_id, title = int(scene["id"]), scene.get("title") or ""
+        desired = desired_state(scene, self.settings)
+        record = self.records.get(scene_id)
+        same = record is not None and record.fingerprint == desired.fingerprint
+        if same and record.written.get("updated_at") == scene.get("updated_at"):
+            self.records.save(replace(record, fetched_at=fetched_at), wrote=False)
+            return Outcome("unchanged", scene_id, title, record.rating_key)
+        images = self._changed_images(desired, record)
+        if same and not images:
+            written = {**record.written, "updated_at": scene.get("updated_at")}
+            self.records.save(replace(record, fetched_at=fetched_at, written=written), wrote=False)
+            return Outcome("unchanged", scene_id, title, record.rating_key)
+        match, item = self._resolve(scene, job)
+        params, owned = plan_edit(desired, plex_view(item), record.written if record else {}, self.settings.preserve_plex_edits)
+        for kind in images[1] if images else ():
+            self.plex.upload_image(item, kind, images[0])
+            params[LOCK_FIELD[kind]] = 1  # lock after upload so an agent refresh keeps it
+        if params:
+            self.plex.edit(item, params)
+        owned.update(updated_at=scene.get("updated_at"), image_hash=_image_hash(images, record))
+        self.records.save(SyncRecord(scene_id, match.rating_key, match.plex_file, fetched_at, self.clock(), desired.fingerprint, owned))
+        detail = describe(params) + (", " + " and ".join(images[1]) if images else "")
+        confidence = " (low-confidence match: same file name and size)" if match.confidence != HIGH else ""
+        return Outcome("synced", scene_id, title, match.rating_key, detail.strip(", ") + confidence)
+
+    def _resolve(self, scene: dict, job: Optional[Job]) -> tuple:
+        """Match and fetch the item's detail; a stale match (re-keyed item) is re-resolved once."""
+        try:
+            match = self.matcher.match(scene)
+        except NotFoundYet:
+            self._ask_for_scan(scene, job)
+            raise
+        try:
+            item = self.plex.fetch_item(match.rating_key)
+        except ItemMissing:
+            item = None
+        if item is None or not any(file_key(path) == file_key(match.plex_file) for path in item.locations):
+            self.matcher.index.forget(match.rating_key)
+            self.matcher.index.refresh(force=True)
+            match = self.matcher.match(scene)
+            item = self.plex.fetch_item(match.rating_key)
+        return match, item
+
+    def _changed_images(self, desired: Desired, record: Optional[SyncRecord]) -> Optional[tuple]:
+        """(bytes, kinds) when the cover must be uploaded, else None (hash unchanged or disabled)."""
+        if not desired.image_url or not desired.image_kinds:
+            return None
+        data = self.stash.image(desired.image_url)
+        if not data:
+            return None
+        digest = hashlib.sha256(data).hexdigest()
+        if record and record.written.get("image_hash") == digest:
+            return None
+        return data, desired.image_kinds
+
+    def _ask_for_scan(self, scene: dict, job: Optional[Job]) -> None:
+        """First miss of a job: ask Plex to scan the scene's folder, then let the not-found schedule retry."""
+        if not self.settings.trigger_plex_scan or (job and job.not_found_attempts > 0):
+            return
+        plex_path = self.matcher.mapper.to_plex(scene_files(scene)[0][0])
+        section = self._section_for(plex_path)
+        if section is None:
+            raise PermanentError(f"{plex_path} is in no Plex library folder "
+                                 f"({'; '.join(loc for s in self.sections for loc in s.locations)}): set path_map")
+        self.plex.scan(section.key, dirname(plex_path))
+        log.debug("asked Plex library %s to scan %s", section.title, dirname(plex_path))
+
+    def _section_for(self, plex_path: str):
+        return next((s for s in self.sections if within(plex_path, s.locations)), None)
+
+    def _forget(self, job: Job) -> Outcome:
+        """A scene deleted in Stash: forget its record; with delete_file, let Plex notice. Never delete in Plex."""
+        self.records.forget(job.scene_id)
+        if job.path and job.delete_file and self.settings.trigger_plex_scan:
+            plex_path = self.matcher.mapper.to_plex(job.path)
+            section = self._section_for(plex_path)
+            if section is not None:
+                self.plex.scan(section.key, dirname(plex_path))
+        return Outcome("forgotten", job.scene_id, detail="deleted in Stash; the Plex item is left as it is")
+
+
+def _image_hash(images: Optional[tuple], record: Optional[SyncRecord]) -> Optional[str]:
+    if images:
+        return hashlib.sha256(images[0]).hexdigest()
+    return record.written.get("image_hash") if record else None

@@ -1,0 +1,152 @@
+"""The background worker: one detached process at a time drains the queue through the delivery loop.
+
+The main thread holds the lease (heartbeat), handles SIGTERM (finish the current job, stop) and waits;
+the drain runs on a daemon thread. The worker exits when nothing has been waiting for ``idle_exit``
+seconds and no retry is due within ``horizon`` (so a job waiting ten minutes for Plex to scan a file
+is still retried without a new Stash event). Before exiting it releases the lease and then rechecks
+the queue, so a job a hook queued at that moment is never stranded (the hook enqueues, then checks).
+"""
+
+import json
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from plexsync.errors import PlexSyncError
+from plexsync.hook import plugin_dir
+from plexsync.lease import Lease
+from plexsync.protocol import ServerConnection
+from plexsync.runtime import Runtime, build
+from plexsync.state import StateDB, data_dir_for
+from plexsync.worklog import file_handler
+
+log = logging.getLogger(__name__)
+TAKEOVER_KEY = "takeover"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long the worker waits for what (seconds); tests shrink them."""
+
+    idle_exit: float = 15.0
+    horizon: float = 900.0
+    poll: float = 0.5
+    heartbeat: float = 5.0
+    purge_every: int = 200
+
+
+class Worker:
+    """Drains the queue while it holds the lease."""
+
+    def __init__(self, runtime: Runtime, lease: Lease, timing: Timing = Timing(),
+                 clock: Callable[[], float] = time.time) -> None:
+        self.runtime, self.lease, self.timing, self.clock = runtime, lease, timing, clock
+        self.stop = threading.Event()
+        self.processed = 0
+
+    def run(self) -> int:
+        """Drain on a daemon thread, heartbeat here; returns the number of jobs processed."""
+        thread = threading.Thread(target=self._drain_guarded, name="plexsync-drain", daemon=True)
+        thread.start()
+        while thread.is_alive():
+            thread.join(self.timing.heartbeat)
+            if thread.is_alive() and not self.lease.renew():
+                log.warning("another process took over the queue; stopping after the current job")
+                self.stop.set()
+        self.runtime.queue.purge_acked()
+        self.lease.release()
+        return self.processed
+
+    def _drain_guarded(self) -> None:
+        try:
+            self.drain()
+        except Exception:  # thread boundary: log it; the lease expires and the next hook restarts us
+            log.exception("the background worker stopped on an unexpected error")
+
+    def drain(self) -> None:
+        """The loop: promote due retries, process the next job, or wait; exit when idle."""
+        delivery, queue = self.runtime.delivery, self.runtime.queue
+        idle_since = self.clock()
+        while not self.stop.is_set() and not self._takeover_requested():
+            delivery.promote_due()
+            claim = None if delivery.blocked_until() else queue.claim()
+            if claim is not None:
+                delivery.handle(claim)
+                self._count()
+                idle_since = self.clock()
+                continue
+            if self._may_exit(idle_since):
+                return
+            self.stop.wait(self._pause())
+
+    def _count(self) -> None:
+        self.processed += 1
+        if self.processed % self.timing.purge_every == 0:
+            self.runtime.queue.purge_acked()
+
+    def _pause(self) -> float:
+        wake = [self.clock() + self.timing.poll]
+        for moment in (self.runtime.delivery.retries.next_due(), self.runtime.delivery.blocked_until()):
+            if moment is not None:
+                wake.append(moment)
+        return max(0.01, min(wake) - self.clock())
+
+    def _may_exit(self, idle_since: float) -> bool:
+        """Idle long enough and nothing due soon: release, recheck, and exit unless work arrived."""
+        if self.clock() - idle_since < self.timing.idle_exit:
+            return False
+        next_due = self.runtime.delivery.retries.next_due()
+        if next_due is not None and next_due - self.clock() <= self.timing.horizon:
+            return False
+        self.lease.release()
+        if self.runtime.queue.pending() == 0:
+            return True
+        return not self.lease.acquire()
+
+    def _takeover_requested(self) -> bool:
+        if self.runtime.db.get(TAKEOVER_KEY):
+            log.debug("a foreground task asked for the queue; handing over")
+            return True
+        return False
+
+
+def _install_sigterm(worker: Worker) -> None:
+    def stop(signum, frame):
+        log.info("worker asked to stop; finishing the current job")
+        worker.stop.set()
+    try:
+        signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not in the main thread (tests running a worker in-process)
+        pass
+
+
+def worker_main(payload: bytes, timing: Timing = Timing()) -> int:
+    """Entry of the detached worker process: take the lease, build the runtime, drain, exit 0."""
+    try:
+        handover = json.loads(payload.decode("utf-8"))
+        connection = ServerConnection.from_json(handover["server_connection"])
+        token = str(handover["lease_token"])
+    except (ValueError, KeyError, TypeError, PlexSyncError):
+        return 2
+    data_dir = data_dir_for(plugin_dir(connection))
+    logging.getLogger().handlers = [file_handler(data_dir)]  # no stderr to Stash: everything goes to the file
+    db = StateDB(data_dir)
+    lease = Lease(db, token)
+    if not lease.acquire():
+        log.debug("another worker is already draining the queue")
+        return 0
+    try:
+        runtime = build(connection, data_dir, db, resume=True)
+    except PlexSyncError as exc:
+        log.error("background worker cannot start: %s", exc)
+        lease.release()
+        return 0
+    worker = Worker(runtime, lease, timing)
+    _install_sigterm(worker)
+    processed = worker.run()
+    log.debug("background worker exits after %s jobs", processed)
+    runtime.close()
+    return 0
