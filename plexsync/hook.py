@@ -10,9 +10,8 @@ so a worker deciding to exit at this moment still sees it (it releases, then rec
 import json
 import logging
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from plexsync.errors import BadInput
 from plexsync.jobs import JobQueue, new_job
@@ -20,6 +19,7 @@ from plexsync.lease import SPAWN_TTL, Lease, new_token
 from plexsync.procs import spawn_detached
 from plexsync.protocol import PluginInput, ServerConnection
 from plexsync.state import StateDB, data_dir_for
+from plexsync.worklog import relay
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +30,11 @@ NO_EFFECT_FIELDS = frozenset({
     "id", "ids", "clientMutationId", "organized", "rating100", "o_counter",
     "resume_time", "play_duration", "play_count",
 })
+HOOK_RELAY_LIMIT = 20  # worker log records shown per hook, so a bulk edit stays fast
 ENTRY_SCRIPT = Path(__file__).resolve().parent.parent / "PlexSync.py"
 
 
-@dataclass(frozen=True)
-class HookEvent:
+class HookEvent(NamedTuple):
     """A validated scene event."""
 
     scene_id: int
@@ -88,12 +88,13 @@ def handle_hook(plugin_input: PluginInput) -> str:
         return "skipped"
     extra = destroy_details(event) if event.event == "destroy" else {}
     data_dir = data_dir_for(plugin_dir(plugin_input.connection))
-    queue = JobQueue(data_dir)
+    queue = JobQueue(data_dir, threads=False)
     queue.put(new_job(event.scene_id, event.event, **extra))
     queue.close()
     db = StateDB(data_dir)
     try:
         ensure_worker(db, plugin_input.connection)
+        relay(data_dir, db, limit=HOOK_RELAY_LIMIT)
     finally:
         db.close()
     log.debug("scene %s: queued (%s)", event.scene_id, event.trigger)
@@ -109,7 +110,7 @@ def ensure_worker(db: StateDB, connection: ServerConnection) -> Optional[int]:
     """Start a detached worker unless one holds the lease; returns the new worker's pid, if any."""
     token = new_token()
     lease = Lease(db, token)
-    if not lease.acquire(ttl=SPAWN_TTL):
+    if lease.holder() is not None or not lease.acquire(ttl=SPAWN_TTL):  # cheap read first, then the lock
         return None
     payload = json.dumps({"server_connection": connection.to_json(), "lease_token": token}).encode()
     data_dir = data_dir_for(plugin_dir(connection))

@@ -5,22 +5,23 @@ all of stdout as one JSON object, so nothing but the final answer may ever be wr
 """
 
 import json
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from plexsync.errors import BadInput
 
 
-@dataclass(frozen=True)
-class ServerConnection:
+class ServerConnection(NamedTuple):
     """How to reach the Stash that ran us (``server_connection``; Go field names, no JSON tags)."""
 
     scheme: str = "http"
     host: str = "127.0.0.1"
     port: int = 9999
-    session_cookie: str = field(default="", repr=False)
+    session_cookie: str = ""
     dir: str = ""
     plugin_dir: str = ""
+
+    def __repr__(self) -> str:
+        return f"ServerConnection({self.base_url}, plugin_dir={self.plugin_dir!r})"  # never the cookie
 
     @property
     def base_url(self) -> str:
@@ -61,8 +62,7 @@ class ServerConnection:
         }
 
 
-@dataclass(frozen=True)
-class PluginInput:
+class PluginInput(NamedTuple):
     """One invocation: the connection to Stash and the ``args`` map."""
 
     connection: ServerConnection

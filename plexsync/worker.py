@@ -9,6 +9,7 @@ the queue, so a job a hook queued at that moment is never stranded (the hook enq
 
 import json
 import logging
+import logging.handlers
 import signal
 import threading
 import time
@@ -21,10 +22,30 @@ from plexsync.lease import Lease
 from plexsync.protocol import ServerConnection
 from plexsync.runtime import Runtime, build
 from plexsync.state import StateDB, data_dir_for
-from plexsync.worklog import file_handler
+from plexsync.stashlog import SECRETS
+from plexsync.worklog import BACKUPS, LOG_FILE, MAX_BYTES
 
 log = logging.getLogger(__name__)
 TAKEOVER_KEY = "takeover"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, message (tracebacks folded into the message)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            message += f": {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+        return json.dumps({"t": record.created, "l": record.levelname, "m": message}, ensure_ascii=False)
+
+
+def file_handler(data_dir) -> logging.Handler:
+    """The worker's rotating log handler (JSON records, secrets masked); ``worklog`` relays it."""
+    handler = logging.handlers.RotatingFileHandler(data_dir / LOG_FILE, maxBytes=MAX_BYTES,
+                                                   backupCount=BACKUPS, encoding="utf-8")
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(SECRETS)
+    return handler
 
 
 @dataclass(frozen=True)

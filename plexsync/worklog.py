@@ -8,12 +8,10 @@ database, so two processes relaying at once never show a record twice.
 
 import json
 import logging
-import logging.handlers
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
-from plexsync.stashlog import SECRETS
 from plexsync.state import StateDB
 
 LOG_FILE = "worker.log"
@@ -21,25 +19,6 @@ MAX_BYTES, BACKUPS = 1_000_000, 2
 CHUNK = 128 * 1024
 RELAY_KEY = "relay"
 log = logging.getLogger(__name__)
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time, level, message (tracebacks folded into the message)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
-        if record.exc_info and record.exc_info[1] is not None:
-            message += f": {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
-        return json.dumps({"t": record.created, "l": record.levelname, "m": message}, ensure_ascii=False)
-
-
-def file_handler(data_dir: Path) -> logging.Handler:
-    """The worker's rotating log handler, secrets masked."""
-    handler = logging.handlers.RotatingFileHandler(Path(data_dir) / LOG_FILE, maxBytes=MAX_BYTES,
-                                                   backupCount=BACKUPS, encoding="utf-8")
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(SECRETS)
-    return handler
 
 
 def _identity(path: Path) -> Optional[list]:
