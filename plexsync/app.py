@@ -21,9 +21,9 @@ log = logging.getLogger("plexsync")
 def _dispatch(plugin_input: PluginInput) -> object:
     if plugin_input.mode == "hook":
         return handle_hook(plugin_input)
-    from plexsync.tasks import handler_for  # tasks import the heavier machinery; hooks never do
+    from plexsync.tasks import run_task  # tasks import the heavier machinery; hooks never do
 
-    return handler_for(plugin_input.mode)(plugin_input)
+    return run_task(plugin_input)
 
 
 def run(data: bytes) -> str:

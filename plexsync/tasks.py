@@ -1,17 +1,28 @@
 """Task modes (``defaultArgs.mode`` in PlexSync.yml): each takes the plugin input and returns ``output``.
 
 The set of mode names is fixed (automation relies on it); modes whose issue has not landed answer
-"not implemented yet" as an error.
+"not implemented yet" as an error. Every task first relays the background worker's unseen log
+records, and ends with a one-line summary.
 """
 
 import logging
-from typing import Callable
+import time
+from pathlib import Path
+from typing import Callable, Optional
 
-from plexsync import status
+from plexsync import stashlog, status
+from plexsync.deadletters import DeadLetters
 from plexsync.errors import BadInput
-from plexsync.hook import plugin_dir
+from plexsync.hook import ensure_worker, plugin_dir
+from plexsync.jobs import JobQueue
+from plexsync.lease import Lease, new_token
 from plexsync.protocol import PluginInput
-from plexsync.state import data_dir_for
+from plexsync.retries import RetrySchedule
+from plexsync.runtime import build, read_settings
+from plexsync.stash import StashClient
+from plexsync.state import StateDB, data_dir_for
+from plexsync.worker import drain_foreground, take_over
+from plexsync.worklog import relay, show, tail
 
 log = logging.getLogger(__name__)
 
@@ -19,22 +30,128 @@ MODES = (
     "sync_all", "sync_recent", "process_queue", "status", "reconcile", "preview", "dlq_retry",
     "dlq_clear", "dlq_purge", "queue_clear", "health", "reindex", "log",
 )
+TASK_RELAY_LIMIT = 500
 
 
-def run_status(plugin_input: PluginInput) -> dict:
+class Task:
+    """One task run: the plugin input plus the state it works on."""
+
+    def __init__(self, plugin_input: PluginInput) -> None:
+        self.input = plugin_input
+        self.args = plugin_input.args
+        self.data_dir: Path = data_dir_for(plugin_dir(plugin_input.connection))
+        self.db = StateDB(self.data_dir)
+
+    def int_arg(self, name: str) -> Optional[int]:
+        """An optional integer argument; BadInput naming it when it is not one."""
+        value = self.args.get(name)
+        if value in (None, ""):
+            return None
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise BadInput(f"args.{name} must be an integer, got {str(value)[:40]!r}") from None
+
+    def settings(self):
+        """The plugin settings, read from Stash."""
+        stash = StashClient(self.input.connection)
+        stash.use_api_key()
+        return read_settings(stash, self.db)
+
+
+def run_status(task: Task) -> dict:
     """``status``: counts and state from local files; needs neither Stash nor Plex."""
-    report = status.collect(data_dir_for(plugin_dir(plugin_input.connection)))
+    report = status.collect(task.data_dir)
     status.log_report(report)
     return report
 
 
-HANDLERS: dict = {"status": run_status}
+def run_dlq_retry(task: Task) -> dict:
+    """``dlq_retry``: put dead letters back into the queue (all, or ``scene_id``/``error_class``)."""
+    letters = DeadLetters(task.db).take(task.int_arg("scene_id"), task.args.get("error_class") or None)
+    queue = JobQueue(task.data_dir)
+    queue.put_many([letter.job._replace(transient_attempts=0, not_found_attempts=0, enqueued_at=time.time())
+                    for letter in letters])
+    queue.close()
+    if letters:
+        ensure_worker(task.db, task.input.connection)
+    log.info("dlq_retry: %s dead letters queued again", len(letters))
+    return {"requeued": len(letters)}
 
 
-def handler_for(mode: str) -> Callable[[PluginInput], object]:
+def run_dlq_clear(task: Task) -> dict:
+    """``dlq_clear``: delete every dead letter."""
+    removed = DeadLetters(task.db).clear()
+    log.info("dlq_clear: %s dead letters deleted", removed)
+    return {"deleted": removed}
+
+
+def run_dlq_purge(task: Task) -> dict:
+    """``dlq_purge``: delete dead letters older than ``dlq_retention_days``."""
+    days = task.settings().dlq_retention_days
+    removed = DeadLetters(task.db).purge(days)
+    log.info("dlq_purge: %s dead letters older than %s days deleted", removed, days)
+    return {"deleted": removed, "retention_days": days}
+
+
+def run_queue_clear(task: Task) -> dict:
+    """``queue_clear``: drop waiting jobs and retries; a job being processed is left alone."""
+    queue = JobQueue(task.data_dir)
+    waiting = queue.clear_pending()
+    queue.close()
+    retries = RetrySchedule(task.db).clear()
+    log.info("queue_clear: %s waiting jobs and %s retries dropped", waiting, retries)
+    return {"cleared": waiting, "retries_cleared": retries}
+
+
+def run_log(task: Task) -> dict:
+    """``log``: copy the last 200 worker log records into Stash's log."""
+    records = tail(task.data_dir, 200)
+    for record in records:
+        show(record)
+    return {"records": len(records)}
+
+
+def run_process_queue(task: Task) -> dict:
+    """``process_queue``: drain in the foreground, taking the queue over from a running worker."""
+    lease = Lease(task.db, new_token())
+    if not take_over(task.db, lease):
+        raise BadInput("the background worker did not hand the queue over within 2 minutes; try again")
+    try:
+        runtime = build(task.input.connection, task.data_dir, task.db, resume=True)
+        counts = drain_foreground(runtime, stashlog.progress)
+        runtime.close()
+    finally:
+        lease.release()
+    stashlog.progress(1.0)
+    waiting = RetrySchedule(task.db).count()
+    if waiting:
+        ensure_worker(task.db, task.input.connection)
+    log.info("process_queue: %s", ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "queue was empty")
+    return {**counts, "processed": sum(counts.values()), "in_retry": waiting}
+
+
+HANDLERS: dict = {
+    "status": run_status, "dlq_retry": run_dlq_retry, "dlq_clear": run_dlq_clear, "dlq_purge": run_dlq_purge,
+    "queue_clear": run_queue_clear, "log": run_log, "process_queue": run_process_queue,
+}
+
+
+def handler_for(mode: str) -> Callable[[Task], object]:
     """The function for a task mode; BadInput for unknown or not yet implemented modes."""
     if mode not in MODES:
         raise BadInput(f"unknown task mode {mode!r}: expected one of {', '.join(MODES)}")
     if mode not in HANDLERS:
         raise BadInput(f"task mode {mode!r} is not implemented yet in this version of PlexSync")
     return HANDLERS[mode]
+
+
+def run_task(plugin_input: PluginInput) -> object:
+    """Run the task named by ``args.mode``."""
+    handler = handler_for(plugin_input.mode)
+    task = Task(plugin_input)
+    try:
+        relay(task.data_dir, task.db, limit=TASK_RELAY_LIMIT)
+        return handler(task)
+    finally:
+        task.db.close()

@@ -9,12 +9,13 @@ the queue, so a job a hook queued at that moment is never stranded (the hook enq
 
 import json
 import logging
+import os
 import logging.handlers
 import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 from plexsync.errors import PlexSyncError
 from plexsync.hook import plugin_dir
@@ -128,7 +129,8 @@ class Worker:
         return not self.lease.acquire()
 
     def _takeover_requested(self) -> bool:
-        if self.runtime.db.get(TAKEOVER_KEY):
+        request = self.runtime.db.get(TAKEOVER_KEY)
+        if request and request.get("until", 0) > self.clock():
             log.debug("a foreground task asked for the queue; handing over")
             return True
         return False
@@ -144,7 +146,15 @@ def _install_sigterm(worker: Worker) -> None:
         pass
 
 
-def worker_main(payload: bytes, timing: Timing = Timing()) -> int:
+def timing_from_env(env=os.environ) -> Timing:
+    """Timing, with ``PLEXSYNC_IDLE_EXIT`` (seconds) overriding how long an idle worker lingers."""
+    try:
+        return Timing(idle_exit=float(env["PLEXSYNC_IDLE_EXIT"]))
+    except (KeyError, ValueError):
+        return Timing()
+
+
+def worker_main(payload: bytes, timing: Optional[Timing] = None) -> int:
     """Entry of the detached worker process: take the lease, build the runtime, drain, exit 0."""
     try:
         handover = json.loads(payload.decode("utf-8"))
@@ -165,9 +175,49 @@ def worker_main(payload: bytes, timing: Timing = Timing()) -> int:
         log.error("background worker cannot start: %s", exc)
         lease.release()
         return 0
-    worker = Worker(runtime, lease, timing)
+    worker = Worker(runtime, lease, timing or timing_from_env())
     _install_sigterm(worker)
     processed = worker.run()
     log.debug("background worker exits after %s jobs", processed)
     runtime.close()
     return 0
+
+
+def take_over(db: StateDB, lease: Lease, wait: float = 120.0, clock: Callable[[], float] = time.time,
+              sleep: Callable[[float], None] = time.sleep) -> bool:
+    """Get the lease for a foreground drain: ask a running worker to hand over, wait for it."""
+    if lease.acquire():
+        return True
+    deadline = clock() + wait
+    db.put(TAKEOVER_KEY, {"token": lease.token, "until": deadline})  # expires: a killed task cannot wedge workers
+    try:
+        while clock() < deadline:
+            if lease.acquire():
+                return True
+            sleep(0.2)
+        return False
+    finally:
+        db.put(TAKEOVER_KEY, None)
+
+
+def drain_foreground(runtime: Runtime, progress: Callable[[float], None] = lambda fraction: None) -> dict:
+    """Drain until nothing is due now (the ``process_queue`` task); returns counts per result."""
+    delivery, queue = runtime.delivery, runtime.queue
+    counts: dict = {}
+    done = 0
+    delivery.promote_due()
+    total = max(1, queue.pending())
+    while delivery.blocked_until() is None:
+        claim = queue.claim()
+        if claim is None:
+            if not delivery.promote_due():
+                break
+            continue
+        result = delivery.handle(claim)
+        counts[result.kind] = counts.get(result.kind, 0) + 1
+        done += 1
+        total = max(total, done + queue.pending())
+        progress(done / total)
+    queue.purge_acked()
+    return counts
+

@@ -39,3 +39,34 @@ def db(data_dir):
     database = StateDB(data_dir)
     yield database
     database.close()
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    from plexsync.sandbox.world import Sandbox
+
+    world = Sandbox(root=tmp_path / "sandbox").start()
+    yield world
+    world.stop()
+
+
+@pytest.fixture
+def runtime_for(sandbox, clock):
+    """Build the worker's runtime in-process against the sandbox (real HTTP, real SQLite)."""
+    from plexsync.runtime import build
+    from plexsync.state import StateDB, data_dir_for
+
+    built = []
+
+    def make(**settings):
+        if settings:
+            sandbox.configure(**settings)
+        data_dir = data_dir_for(str(sandbox.plugin_dir))
+        runtime = build(sandbox.connection(), data_dir, StateDB(data_dir), resume=True,
+                        clock=clock, sleep=lambda seconds: None)
+        built.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in built:
+        runtime.close()

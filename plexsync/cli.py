@@ -1,0 +1,100 @@
+"""The operator's command line: ``python -m plexsync <command> --plugin-dir DIR``.
+
+The same functions as the Stash tasks, with readable output, for people who run Stash in Docker and
+want to look at the queue from a shell. ``--json`` prints the task's output object instead.
+"""
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from plexsync import stashlog
+from plexsync.deadletters import DeadLetters
+from plexsync.errors import PlexSyncError
+from plexsync.protocol import PluginInput, ServerConnection
+from plexsync.state import StateDB, data_dir_for
+from plexsync.status import iso
+
+DEFAULT_PLUGIN_DIR = Path(__file__).resolve().parent.parent
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--plugin-dir", default=str(DEFAULT_PLUGIN_DIR), help="the PlexSync plugin folder (holds data/)")
+    common.add_argument("--json", action="store_true", help="print the output object as JSON")
+    parser = argparse.ArgumentParser(prog="python -m plexsync", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = lambda name, text: commands.add_parser(name, help=text, parents=[common])  # noqa: E731
+    add("status", "queue, retries, dead letters, breaker, worker")
+    dlq = add("dlq", "dead letters")
+    dlq.add_argument("action", choices=["list", "retry", "clear"])
+    dlq.add_argument("--scene-id", type=int)
+    dlq.add_argument("--error-class", choices=["permanent", "transient", "not_found", "bug"])
+    queue = add("queue", "the job queue")
+    queue.add_argument("action", choices=["clear"])
+    add("log", "the background worker's last 200 log records")
+    demo = add("demo", "run PlexSync against the built-in sandbox (fake Stash + fake Plex)")
+    demo.add_argument("--keep", action="store_true", help="keep the temporary plugins folder")
+    return parser
+
+
+def _task(options, mode: str, **args) -> object:
+    from plexsync.tasks import run_task
+
+    connection = ServerConnection(plugin_dir=options.plugin_dir)
+    return run_task(PluginInput(connection, {"mode": mode, **{k: v for k, v in args.items() if v is not None}}))
+
+
+def _dlq_list(options) -> list:
+    db = StateDB(data_dir_for(options.plugin_dir))
+    letters = DeadLetters(db).list(options.scene_id, options.error_class)
+    db.close()
+    return [{"id": d.id, "scene_id": d.job.scene_id, "error_class": d.error_class, "attempts": d.attempts,
+             "failed_at": iso(d.failed_at), "message": d.message.splitlines()[0] if d.message else ""} for d in letters]
+
+
+def _run(options) -> object:
+    if options.command == "demo":
+        from plexsync.sandbox.demo import run_demo  # the sandbox is not shipped in the plugin package
+
+        return run_demo(keep=options.keep)
+    if options.command == "status":
+        return _task(options, "status")
+    if options.command == "log":
+        return _task(options, "log")
+    if options.command == "queue":
+        return _task(options, "queue_clear")
+    if options.action == "list":
+        return _dlq_list(options)
+    mode = "dlq_retry" if options.action == "retry" else "dlq_clear"
+    return _task(options, mode, scene_id=options.scene_id, error_class=options.error_class)
+
+
+def _print(result: object) -> None:
+    if isinstance(result, list):
+        for row in result:
+            print(f"#{row['id']} scene {row['scene_id']} [{row['error_class']}] x{row['attempts']} {row['failed_at']}: {row['message']}")
+        print(f"{len(result)} dead letters")
+    elif isinstance(result, dict):
+        for key, value in result.items():
+            print(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+
+
+def main(argv=None) -> int:
+    """Run one command; exit status 1 with one line on error."""
+    options = _parser().parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(stashlog.SECRETS)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[handler], force=True)
+    try:
+        result = _run(options)
+    except PlexSyncError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if options.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        _print(result)
+    return 0
