@@ -48,7 +48,7 @@ class Syncer:
     def covered(self, job: Job) -> bool:
         """True if the scene was already synced from a Stash state read after this job was queued."""
         record = self.records.get(job.scene_id)
-        return job.event != "destroy" and record is not None and record.fetched_at >= job.enqueued_at
+        return job.event != "destroy" and record is not None and record.fetched_at > job.enqueued_at
 
     def sync(self, job: Job) -> Outcome:
         """Run one job; raises PlexSync errors for the delivery loop to classify."""
