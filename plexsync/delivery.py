@@ -38,9 +38,10 @@ class Delivery:
 
     def __init__(self, queue: JobQueue, syncer: Syncer, retries: RetrySchedule, letters: DeadLetters,
                  breakers: dict, max_retries: int, clock: Callable[[], float] = time.time,
-                 rand: Callable[[float, float], float] = random.uniform) -> None:
+                 rand: Callable[[float, float], float] = random.uniform, time_scale: float = 1.0) -> None:
         self.queue, self.syncer, self.retries, self.letters = queue, syncer, retries, letters
-        self.breakers, self.policies, self.clock, self.rand = breakers, policies(max_retries), clock, rand
+        self.breakers, self.clock, self.rand = breakers, clock, rand
+        self.policies = policies(max_retries, time_scale)
 
     def blocked_until(self) -> Optional[float]:
         """When an OPEN breaker half-opens, or None if calls may be made now."""

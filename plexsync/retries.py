@@ -33,11 +33,14 @@ class RetryPolicy:
         return attempts >= self.max_tries
 
 
-def policies(max_retries: int) -> dict:
-    """The policy per error class (worker issue §3): transient 5 s..80 s, not-found 30 s..600 s x 12."""
+def policies(max_retries: int, time_scale: float = 1.0) -> dict:
+    """The policy per error class: transient 5 s..80 s x ``max_retries``, not-found 30 s..600 s x 12.
+
+    ``time_scale`` shrinks every delay (PLEXSYNC_TIME_SCALE; end-to-end tests run real processes).
+    """
     return {
-        "transient": RetryPolicy(base=5.0, cap=80.0, max_tries=max_retries),
-        "not_found": RetryPolicy(base=30.0, cap=600.0, max_tries=12),
+        "transient": RetryPolicy(base=5.0 * time_scale, cap=80.0 * time_scale, max_tries=max_retries),
+        "not_found": RetryPolicy(base=30.0 * time_scale, cap=600.0 * time_scale, max_tries=12),
     }
 
 

@@ -6,6 +6,7 @@ shows one named device.
 """
 
 import logging
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -66,6 +67,15 @@ def read_settings(stash: StashClient, db: StateDB) -> Settings:
     return settings
 
 
+def time_scale(env=os.environ) -> float:
+    """``PLEXSYNC_TIME_SCALE`` (0 < scale <= 1) shrinks backoff and breaker delays; for tests and drills."""
+    try:
+        value = float(env.get("PLEXSYNC_TIME_SCALE", "1"))
+    except ValueError:
+        return 1.0
+    return value if 0 < value <= 1 else 1.0
+
+
 def build(connection: ServerConnection, data_dir: Path, db: StateDB, resume: bool = False,
           clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> Runtime:
     """Wire up a runtime; ConfigError when the settings cannot work."""
@@ -81,7 +91,8 @@ def build(connection: ServerConnection, data_dir: Path, db: StateDB, resume: boo
     syncer = Syncer(stash, plex, Matcher(index, PathMapper(settings.path_rules), settings.strict_matching),
                     records, settings, sections, clock)
     queue = JobQueue(data_dir, resume=resume)
-    breakers = {name: CircuitBreaker(db, name, clock=clock) for name in ("plex", "stash")}
+    scale = time_scale()
+    breakers = {name: CircuitBreaker(db, name, reset_after=60.0 * scale, clock=clock) for name in ("plex", "stash")}
     delivery = Delivery(queue, syncer, RetrySchedule(db, clock), DeadLetters(db, clock), breakers,
-                        settings.max_retries, clock)
+                        settings.max_retries, clock, time_scale=scale)
     return Runtime(settings, db, queue, stash, plex, delivery, index)

@@ -92,12 +92,26 @@ class StashClient:
         return self.query(FIND_SCENE, {"id": str(scene_id)}, "FindScene")["findScene"]
 
     def scenes_page(self, page: int, per_page: int = 100, scene_filter: Optional[dict] = None,
-                    sort: str = "id") -> tuple:
+                    sort: str = "id", direction: str = "ASC") -> tuple:
         """One page of scenes sorted by ``sort``: (total count, scenes)."""
-        variables = {"filter": {"page": page, "per_page": per_page, "sort": sort, "direction": "ASC"},
+        variables = {"filter": {"page": page, "per_page": per_page, "sort": sort, "direction": direction},
                      "scene_filter": scene_filter or {}}
         data = self.query(FIND_SCENES, variables, "FindScenes")["findScenes"]
         return data["count"], data["scenes"]
+
+    def all_scenes(self, per_page: int = 100, scene_filter: Optional[dict] = None, sort: str = "id",
+                   first_page: int = 1):
+        """Every scene matching the filter, page by page sorted by ``sort`` (never one query per scene).
+
+        Yields (page number, total count, scenes of that page), so callers can checkpoint by page.
+        """
+        page = first_page
+        while True:
+            total, scenes = self.scenes_page(page, per_page, scene_filter, sort)
+            yield page, total, scenes
+            if not scenes or page * per_page >= total:
+                return
+            page += 1
 
     def image(self, url: str) -> bytes:
         """Download an image (scene cover) with the same authentication as GraphQL."""

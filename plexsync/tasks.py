@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-from plexsync import stashlog, status
+from plexsync import preview, stashlog, status
 from plexsync.deadletters import DeadLetters
 from plexsync.errors import BadInput
 from plexsync.hook import ensure_worker, plugin_dir
@@ -131,7 +131,30 @@ def run_process_queue(task: Task) -> dict:
     return {**counts, "processed": sum(counts.values()), "in_retry": waiting}
 
 
+def _runtime(task: Task):
+    return build(task.input.connection, task.data_dir, task.db)
+
+
+def run_preview(task: Task) -> list:
+    """``preview``: match and field diff for ``scene_id`` or the 20 latest scenes; writes nothing."""
+    runtime = _runtime(task)
+    try:
+        return preview.preview(runtime, task.int_arg("scene_id"))
+    finally:
+        runtime.close()
+
+
+def run_reindex(task: Task) -> dict:
+    """``reindex``: rebuild the library index and report what maps to nothing."""
+    runtime = _runtime(task)
+    try:
+        return preview.reindex(runtime)
+    finally:
+        runtime.close()
+
+
 HANDLERS: dict = {
+    "preview": run_preview, "reindex": run_reindex,
     "status": run_status, "dlq_retry": run_dlq_retry, "dlq_clear": run_dlq_clear, "dlq_purge": run_dlq_purge,
     "queue_clear": run_queue_clear, "log": run_log, "process_queue": run_process_queue,
 }

@@ -135,3 +135,28 @@ def test_scene_deleted_in_stash_is_forgotten_and_never_deleted_in_plex(sandbox, 
     outcome = sync(runtime, scene, clock, event="destroy", path=info["path"], delete_file=True)
     assert outcome.kind == "forgotten" and runtime.delivery.syncer.records.get(scene) is None
     assert sandbox.plex.item(key) is not None and sandbox.plex.count("DELETE") == 0
+
+
+def test_preview_shows_match_and_diff_without_writing(sandbox, runtime_for, clock):
+    from plexsync.preview import preview
+
+    scene, key = sandbox.add_scene("Previewed", tags=["a", "b"])
+    orphan = sandbox.stash.add_scene(title="Orphan", files=[(f"{STASH_ROOT}/orphan.mp4", 3)])
+    runtime = runtime_for()
+    results = {r["scene_id"]: r for r in preview(runtime, None)}
+    assert results[scene]["match"] == {"rating_key": key, "confidence": "high", "file": sandbox.plex.item(key).files[0][0]}
+    assert results[scene]["changes"]["title"]["stash"] == "Previewed"
+    assert results[scene]["changes"]["genre"] == {"plex": [], "stash": ["a", "b"]}
+    assert results[orphan]["match"] is None and "no item" in results[orphan]["reason"]
+    assert sandbox.plex.count("PUT") + sandbox.plex.count("POST") == 0
+
+
+def test_reindex_counts_items_and_unmapped_paths(sandbox, runtime_for):
+    from plexsync.preview import reindex
+
+    for n in range(3):
+        sandbox.add_scene(f"Indexed {n}")
+    sandbox.stash.add_scene(title="Unmapped", files=[("/elsewhere/x.mp4", 1)])
+    report = reindex(runtime_for())
+    assert report["sections"] == {"Movies": 3} and report["scenes"] == 4 and report["unmatched"] == 1
+    assert report["examples"] == ["scene 4: /elsewhere/x.mp4"]

@@ -1,0 +1,85 @@
+"""``preview`` and ``reindex``: look at what a sync would do, and at the library index, without writing."""
+
+import logging
+from typing import Optional
+
+from plexsync.errors import PlexSyncError
+from plexsync.matcher import scene_files
+from plexsync.metadata import desired_state, plan_edit, plex_view
+from plexsync.runtime import Runtime
+
+log = logging.getLogger(__name__)
+PREVIEW_COUNT = 20
+
+
+def _scenes_to_preview(runtime: Runtime, scene_id: Optional[int]) -> list:
+    if scene_id is not None:
+        scene = runtime.stash.find_scene(scene_id)
+        return [scene] if scene else []
+    _, scenes = runtime.stash.scenes_page(1, PREVIEW_COUNT, sort="updated_at", direction="DESC")
+    return scenes
+
+
+def _changes(params: dict, view) -> dict:
+    changes = {}
+    for key, value in params.items():
+        if key.endswith(".value"):
+            name = key[:-6]
+            changes[name] = {"plex": view.scalars.get(name, ""), "stash": value}
+    for kind in ("genre", "label", "actor", "collection"):
+        wanted = [v for k, v in sorted(params.items(), key=lambda kv: kv[0]) if k.startswith(f"{kind}[") and k.endswith("].tag.tag")]
+        if wanted or f"{kind}[].tag.tag-" in params:
+            changes[kind] = {"plex": view.tags.get(kind, []), "stash": wanted}
+    return changes
+
+
+def preview_scene(runtime: Runtime, scene: dict) -> dict:
+    """The match and the field-by-field diff a sync would apply to one scene."""
+    entry = {"scene_id": int(scene["id"]), "title": scene.get("title") or ""}
+    try:
+        match = runtime.delivery.syncer.matcher.match(scene)
+        item = runtime.plex.fetch_item(match.rating_key)
+    except PlexSyncError as exc:
+        return {**entry, "match": None, "reason": str(exc)}
+    record = runtime.delivery.syncer.records.get(entry["scene_id"])
+    view = plex_view(item)
+    params, _ = plan_edit(desired_state(scene, runtime.settings), view, record.written if record else {},
+                          runtime.settings.preserve_plex_edits)
+    return {**entry, "match": {"rating_key": match.rating_key, "confidence": match.confidence, "file": match.plex_file},
+            "changes": _changes(params, view)}
+
+
+def preview(runtime: Runtime, scene_id: Optional[int]) -> list:
+    """Preview the given scene, or the 20 most recently updated ones; logs one block per scene."""
+    results = [preview_scene(runtime, scene) for scene in _scenes_to_preview(runtime, scene_id)]
+    for result in results:
+        if result["match"] is None:
+            log.info('scene %s "%s": no match: %s', result["scene_id"], result["title"], result["reason"])
+            continue
+        match = result["match"]
+        log.info('scene %s "%s" -> Plex %s (%s confidence): %s', result["scene_id"], result["title"],
+                 match["rating_key"], match["confidence"], "no changes" if not result["changes"] else f"{len(result['changes'])} fields would change")
+        for field, change in result["changes"].items():
+            log.info("  %s: %r -> %r", field, change["plex"], change["stash"])
+    return results
+
+
+def reindex(runtime: Runtime) -> dict:
+    """Rebuild the library index; report items per section and how many Stash paths map to none."""
+    per_section = runtime.index.build(force=True)
+    mapper, index = runtime.delivery.syncer.matcher.mapper, runtime.index
+    scenes = unmatched = 0
+    examples = []
+    for _, _, page in runtime.stash.all_scenes(per_page=250):
+        for scene in page:
+            scenes += 1
+            paths = [mapper.to_plex(path) for path, _ in scene_files(scene)]
+            if paths and not any(index.by_path(path) for path in paths):
+                unmatched += 1
+                if len(examples) < 10:
+                    examples.append(f"scene {scene['id']}: {paths[0]}")
+    log.info("reindex: %s; %s of %s Stash scenes have no Plex item at their mapped path",
+             ", ".join(f"{title}: {count} items" for title, count in per_section.items()), unmatched, scenes)
+    for example in examples:
+        log.info("  %s", example)
+    return {"sections": per_section, "scenes": scenes, "unmatched": unmatched, "examples": examples}
