@@ -52,9 +52,11 @@ def run_demo(keep: bool = False) -> dict:
         print(f"PlexSync installed in {sandbox.plugin_dir}; Stash sees /data/videos, Plex sees /media/videos")
         _show_item(sandbox, key, f"Plex item {key} before:")
         print(f"\nSaving scene {scene} in Stash (title, details, studio, date, performers, tags) ...")
+        stash = sandbox.stash
         results = host.scene_update(scene, title="Sunset at the Pier", details="A long evening by the sea.",
-                                    studio="Harbour Films", date="2024-06-21", performers=["Ava Stone", "Ben Reed"],
-                                    tags=["Beach", "Evening", "Drama"])
+                                    studio_id=str(stash.add_studio("Harbour Films")), date="2024-06-21",
+                                    performer_ids=[str(stash.add_performer(n)) for n in ("Ava Stone", "Ben Reed")],
+                                    tag_ids=[str(stash.add_tag(n)) for n in ("Beach", "Evening", "Drama")])
         _show_result("Scene.Update.Post hook", results[0])
         _show_result("status task", host.run_task_by_mode("PlexSync", "status"))
         synced = _wait_for_sync(sandbox, key, "Sunset at the Pier")

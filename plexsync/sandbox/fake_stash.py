@@ -595,11 +595,13 @@ class _Validator:
     def check_variables(self, op: _Operation) -> None:
         used = _variables_used(op.selections, self.doc.fragments, set())
         defined = {d.name for d in op.var_defs}
+        where = f' by operation "{op.name}"' if op.name else ""
         for name in sorted(used - defined):
-            self.error(f'Variable "${name}" is not defined.', op.pos)
+            self.error(f'Variable "${name}" is not defined{where}.', op.pos)
+        where = f' in operation "{op.name}"' if op.name else ""
         for d in op.var_defs:
             if d.name not in used:
-                self.error(f'Variable "${d.name}" is never used.', d.pos)
+                self.error(f'Variable "${d.name}" is never used{where}.', d.pos)
 
     def check_fragment_usage(self) -> None:
         used: set = set()
@@ -1026,7 +1028,8 @@ class FakeStash:
         server.stash = self  # type: ignore[attr-defined]
         server.handle_error = lambda request, address: None  # type: ignore[assignment]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="FakeStash", daemon=True)
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="FakeStash", daemon=True)  # quick stop()
         self._thread.start()
         return self
 
@@ -1439,9 +1442,16 @@ class FakeStash:
             return None
         studio = self._studios[sid]
         return {"id": str(sid), "name": studio["name"], "details": None,
-                "parent_studio": self._studio_view(studio["parent"], base),
-                "child_studios": [self._studio_view(c, base) for c, s in self._studios.items() if s["parent"] == sid],
+                "parent_studio": lambda _args: self._related_studios(studio["parent"], None, base),
+                "child_studios": lambda _args: self._related_studios(None, sid, base),
                 "image_path": f"{base}/studio/{sid}/image?t={studio['t']}"}
+
+    def _related_studios(self, parent: Optional[int], child_of: Optional[int], base: str) -> Any:
+        """Resolved lazily: parent and child links would otherwise recurse forever."""
+        with self._lock:
+            if child_of is None:
+                return self._studio_view(parent, base)
+            return [self._studio_view(c, base) for c, s in self._studios.items() if s["parent"] == child_of]
 
     def _performer_view(self, pid: int, base: str) -> dict:
         p = self._performers[pid]
@@ -1463,6 +1473,7 @@ class FakeStash:
                 page = scenes
             else:
                 scenes = self._filtered(args.get("scene_filter") or {})
+                scenes = _search(scenes, (args.get("filter") or {}).get("q"))
                 scenes = self._sorted(scenes, args.get("filter") or {})
                 page = _page(scenes, args.get("filter") or {})
             return {"count": len(scenes), "scenes": [self._scene_view(s, base) for s in page],
@@ -1540,14 +1551,14 @@ class FakeStash:
         if self.latency:
             time.sleep(self.latency)
         fault = self._take_fault(op_name, url.path)
-        status: Optional[int] = None
         if fault is not None and fault.drop:
+            self._log(handler, method, url, payload, op_name, None, arrived)
             _drop(handler)
-        else:
-            status, ctype, data, headers = (fault.status, "text/plain", b"fake fault\n", {}) if fault \
-                else self._route(handler, method, url, body, payload)
-            _send(handler, status, ctype, data, headers)
-        self._log(handler, method, url, payload, op_name, status, arrived)
+            return
+        status, ctype, data, headers = (fault.status, "text/plain", b"fake fault\n", {}) if fault \
+            else self._route(handler, method, url, body, payload)
+        self._log(handler, method, url, payload, op_name, status, arrived)  # before the client can read it
+        _send(handler, status, ctype, data, headers)
 
     def _log(self, handler: "_Handler", method: str, url: urllib.parse.SplitResult, payload: Any,
              op_name: Optional[str], status: Optional[int], arrived: float) -> None:
@@ -1628,6 +1639,15 @@ def _decode_image(data: str) -> bytes:
 
 def _oshash(path: str) -> str:
     return hashlib.sha1(path.encode()).hexdigest()[:16]
+
+
+def _search(scenes: list, q: Optional[str]) -> list:
+    """FindFilterType.q, roughly: a case-insensitive substring of title, details, code or a file path."""
+    if not q:
+        return scenes
+    needle = q.lower()
+    return [s for s in scenes
+            if any(needle in (text or "").lower() for text in [s.title, s.details, s.code] + [f["path"] for f in s.files])]
 
 
 def _page(scenes: list, find_filter: dict) -> list:
