@@ -134,7 +134,8 @@ def _check_status(response: requests.Response, what: str) -> None:
 
 
 def _decode(response: requests.Response, what: str) -> dict:
-    _check_status(response, what)
+    if response.status_code != 422:  # gqlgen answers 422 for queries it cannot parse or validate
+        _check_status(response, what)
     try:
         payload = response.json()
     except ValueError:

@@ -10,6 +10,7 @@ import signal
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -105,14 +106,22 @@ class Sandbox:
         db.close()
         return holder.pid if holder else None
 
-    def stop_worker(self) -> None:
-        """Kill a background worker left running (tests end before its idle exit)."""
+    def stop_worker(self, grace: float = 5.0) -> None:
+        """Stop a background worker left running: SIGTERM (it finishes its job), then SIGKILL."""
+        from plexsync.procs import process_alive
+
         pid = self.worker_pid()
-        if pid and pid != os.getpid():
-            try:
+        if not pid or pid == os.getpid():
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            while process_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if process_alive(pid):
                 os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        except OSError:
+            pass
 
     def stop(self) -> None:
         """Stop any worker, both servers, and remove the temporary folder."""
