@@ -7,6 +7,7 @@ item before writing; "not found" is never cached.
 """
 
 import logging
+import threading
 import time
 from typing import Callable, Optional
 
@@ -33,6 +34,8 @@ class LibraryIndex:
     def __init__(self, db: StateDB, plex: PlexClient, sections: list, clock: Callable[[], float] = time.time) -> None:
         self.db, self.plex, self.sections, self.clock = db, plex, sections, clock
         self._last_refresh = float("-inf")
+        self._refreshing = threading.Lock()
+        self._generation = 0
         with db.transaction() as conn:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
@@ -51,17 +54,32 @@ class LibraryIndex:
 
     def _relist(self, section: Section) -> int:
         started = int(self.clock())
-        self.db.execute("DELETE FROM plex_index WHERE section = ?", (section.key,))
-        count = self._store(self.plex.list_items(section.key))
+        items = list(self.plex.list_items(section.key))
+        with self.db.transaction() as conn:  # one transaction: lookups never see a half-built index
+            conn.execute("DELETE FROM plex_index WHERE section = ?", (section.key,))
+            self._insert(conn, items)
+        count = len(items)
         self.db.put(self._stamp_key(section), started)
         log.debug("indexed %s items of Plex library %s", count, section.title)
         return count
 
     def refresh(self, force: bool = False) -> int:
-        """Add items changed since the last refresh; rate-limited unless forced. Returns items seen."""
-        if not force and self.clock() - self._last_refresh < REFRESH_MIN_INTERVAL:
-            return 0
-        self._last_refresh = self.clock()
+        """Add items changed since the last refresh; rate-limited unless forced. Returns items seen.
+
+        Serialized: a thread that finds a refresh under way waits for it and then uses its result.
+        """
+        generation = self._generation
+        with self._refreshing:
+            if self._generation != generation:  # another thread refreshed while we waited
+                return 0
+            if not force and self.clock() - self._last_refresh < REFRESH_MIN_INTERVAL:
+                return 0
+            self._last_refresh = self.clock()
+            seen = self._refresh_sections()
+            self._generation += 1
+            return seen
+
+    def _refresh_sections(self) -> int:
         seen = 0
         for section in self.sections:
             since = self.db.get(self._stamp_key(section))
@@ -85,15 +103,18 @@ class LibraryIndex:
         return count
 
     def _write(self, items: list) -> None:
-        if not items:
-            return
-        with self.db.transaction() as conn:
-            conn.executemany("DELETE FROM plex_index WHERE rating_key = ?", [(i.rating_key,) for i in items])
-            conn.executemany(
-                "INSERT OR REPLACE INTO plex_index (file_key, file, name_key, size, rating_key, section) VALUES (?, ?, ?, ?, ?, ?)",
-                [(file_key(path), path, basename(path).lower(), size, i.rating_key, i.section)
-                 for i in items for path, size in i.files],
-            )
+        if items:
+            with self.db.transaction() as conn:
+                self._insert(conn, items)
+
+    @staticmethod
+    def _insert(conn, items: list) -> None:
+        conn.executemany("DELETE FROM plex_index WHERE rating_key = ?", [(i.rating_key,) for i in items])
+        conn.executemany(
+            "INSERT OR REPLACE INTO plex_index (file_key, file, name_key, size, rating_key, section) VALUES (?, ?, ?, ?, ?, ?)",
+            [(file_key(path), path, basename(path).lower(), size, i.rating_key, i.section)
+             for i in items for path, size in i.files],
+        )
 
     def by_path(self, plex_path: str) -> list:
         """ratingKeys whose file is exactly this path."""

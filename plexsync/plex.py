@@ -9,6 +9,7 @@ module asks for; the token travels only in the ``X-Plex-Token`` header.
 import io
 import logging
 import os
+import threading
 import xml.etree.ElementTree as ElementTree
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 
 from plexsync.errors import AuthError, ConfigError, InvalidData, ItemMissing, PlexUnavailable  # noqa: E402
 from plexsync.stashlog import SECRETS  # noqa: E402
+from plexsync.transport import session_for  # noqa: E402
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 500
@@ -114,7 +116,8 @@ class PlexClient:
         self._identity = {"X-Plex-Client-Identifier": client_id, "X-Plex-Product": "PlexSync",
                           "X-Plex-Device-Name": "PlexSync (Stash plugin)"}
         self._server: Optional[PlexServer] = None
-        self._session = requests.Session()
+        self._session = session_for(url)
+        self._connect_lock = threading.Lock()
         self._retry = retry(retry=retry_if_exception_type(PlexUnavailable), stop=stop_after_attempt(attempts),
                             wait=wait_exponential(multiplier=0.25, max=1), reraise=True,
                             **({"sleep": sleep} if sleep else {}))
@@ -122,8 +125,9 @@ class PlexClient:
     @property
     def server(self) -> PlexServer:
         """The connected server (one ``GET /`` the first time)."""
-        if self._server is None:
-            self._server = self._retry(self._connect)()
+        with self._connect_lock:
+            if self._server is None:
+                self._server = self._retry(self._connect)()
         return self._server
 
     def _connect(self) -> PlexServer:

@@ -17,6 +17,7 @@ from plexsync.errors import AuthError, InvalidData, StashUnavailable
 from plexsync.protocol import ServerConnection
 from plexsync.settings import PLUGIN_ID
 from plexsync.stashlog import SECRETS
+from plexsync.transport import session_for
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class StashClient:
                  sleep: Callable[[float], None] = time.sleep, attempts: int = 3) -> None:
         self.url = connection.base_url
         self.timeout = timeout
-        self.session = requests.Session()
+        self.session = session_for(self.url)
         self.session.headers["Content-Type"] = "application/json"
         if connection.session_cookie:
             self.session.cookies.set("session", connection.session_cookie)

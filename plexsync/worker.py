@@ -14,6 +14,7 @@ import logging.handlers
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -28,6 +29,7 @@ from plexsync.worklog import BACKUPS, LOG_FILE, MAX_BYTES
 
 log = logging.getLogger(__name__)
 TAKEOVER_KEY = "takeover"
+FOREGROUND_THREADS = 4
 
 
 class JsonFormatter(logging.Formatter):
@@ -200,24 +202,49 @@ def take_over(db: StateDB, lease: Lease, wait: float = 120.0, clock: Callable[[]
         db.put(TAKEOVER_KEY, None)
 
 
-def drain_foreground(runtime: Runtime, progress: Callable[[float], None] = lambda fraction: None) -> dict:
-    """Drain until nothing is due now (the ``process_queue`` task); returns counts per result."""
+def claim_batch(queue, size: int) -> list:
+    """Up to ``size`` waiting jobs."""
+    claims = []
+    while len(claims) < size:
+        claim = queue.claim()
+        if claim is None:
+            break
+        claims.append(claim)
+    return claims
+
+
+def handle_batch(delivery, claims: list, pool: ThreadPoolExecutor) -> list:
+    """Process claims concurrently, one thread per scene (a scene's own jobs stay in order)."""
+    groups: dict = {}
+    for claim in claims:
+        groups.setdefault(claim.job.scene_id, []).append(claim)
+    futures = [pool.submit(lambda group: [delivery.handle(c) for c in group], group) for group in groups.values()]
+    return [result for future in futures for result in future.result()]
+
+
+def drain_foreground(runtime: Runtime, progress: Callable[[float], None] = lambda fraction: None,
+                     parallel: int = FOREGROUND_THREADS) -> dict:
+    """Drain until nothing is due now (``process_queue``, ``sync_all``); returns counts per result.
+
+    Foreground tasks run ``parallel`` jobs at once (Plex latency dominates a bulk sync); the
+    background worker stays sequential, so a SIGKILL can repeat at most the one edit in flight.
+    """
     delivery, queue = runtime.delivery, runtime.queue
     counts: dict = {}
     done = 0
     delivery.promote_due()
     total = max(1, queue.pending())
-    while delivery.blocked_until() is None:
-        claim = queue.claim()
-        if claim is None:
-            if not delivery.promote_due():
-                break
-            continue
-        result = delivery.handle(claim)
-        counts[result.kind] = counts.get(result.kind, 0) + 1
-        done += 1
-        total = max(total, done + queue.pending())
-        progress(done / total)
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="plexsync-sync") as pool:
+        while delivery.blocked_until() is None:
+            claims = claim_batch(queue, parallel)
+            if not claims:
+                if not delivery.promote_due():
+                    break
+                continue
+            for result in handle_batch(delivery, claims, pool):
+                counts[result.kind] = counts.get(result.kind, 0) + 1
+            done += len(claims)
+            total = max(total, done + queue.pending())
+            progress(done / total)
     queue.purge_acked()
     return counts
-

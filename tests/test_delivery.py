@@ -17,7 +17,7 @@ def queue(runtime, clock, *scene_ids, event="update"):
 
 
 def drain(runtime):
-    return drain_foreground(runtime)
+    return drain_foreground(runtime, parallel=1)  # the background worker's sequential order
 
 
 def test_ten_saves_of_one_scene_cost_one_plex_write(sandbox, runtime_for, clock):
@@ -138,3 +138,15 @@ def test_a_bug_is_buried_with_its_traceback_and_the_worker_goes_on(sandbox, runt
     assert counts == {"dead": 1, "synced": 1}
     letter = runtime.delivery.letters.list(error_class="bug")[0]
     assert "Traceback" in letter.message and letter.job.scene_id == broken
+
+
+def test_parallel_foreground_drain_writes_each_scene_once(sandbox, runtime_for, clock):
+    scenes = [sandbox.add_scene(f"Par {n}") for n in range(40)]
+    runtime = runtime_for()
+    queue(runtime, clock, *[s for s, _ in scenes for _ in range(2)])  # every scene queued twice
+    progress = []
+    counts = drain_foreground(runtime, progress.append, parallel=4)
+    assert counts == {"synced": 40, "covered": 40}, runtime.db.query("SELECT error_class, last_error FROM retries")
+    assert progress[-1] == 1.0 and progress == sorted(progress)
+    puts = [r.param("id") for r in sandbox.plex.requests if r.method == "PUT"]
+    assert sorted(puts) == sorted(str(k) for _, k in scenes)
