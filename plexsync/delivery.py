@@ -11,7 +11,7 @@ import logging
 import random
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 from plexsync.breaker import CircuitBreaker
@@ -26,11 +26,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Result:
-    """How a job ended: synced/unchanged/... from the syncer, or retry, held, dead, covered."""
+    """How a job ended: synced/unchanged/... from the syncer, or retry, held, dead, covered.
+
+    ``error_class`` and ``error`` (the exception's name) say why, for retry, held and dead.
+    """
 
     kind: str
     scene_id: int
     detail: str = ""
+    error_class: str = ""
+    error: str = ""
 
 
 class Delivery:
@@ -74,16 +79,17 @@ class Delivery:
         try:
             outcome = self.syncer.sync(job)
         except TransientError as exc:
-            return self._transient(job, exc)
+            return replace(self._transient(job, exc), error=type(exc).__name__)
         except NotFoundYet as exc:
             self._succeeded()
-            return self._retry(job, "not_found", str(exc))
+            return replace(self._retry(job, "not_found", str(exc)), error=type(exc).__name__)
         except PermanentError as exc:
             self._succeeded()
-            return self._bury(job, "permanent", str(exc))
+            return replace(self._bury(job, "permanent", str(exc)), error=type(exc).__name__)
         except Exception as exc:  # loop boundary: a bug must not stop the worker or lose the job
             log.debug("scene %s: %s", job.scene_id, "".join(traceback.format_exception(exc)))
-            return self._bury(job, "bug", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()[-4000:]}")
+            return replace(self._bury(job, "bug", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()[-4000:]}"),
+                           error=type(exc).__name__)
         self._succeeded()
         return self._done(outcome)
 
@@ -107,7 +113,7 @@ class Delivery:
     def _hold(self, job: Job, until: float, reason: str) -> Result:
         self.retries.defer(job, until, "transient", reason, held=True)
         log.debug("scene %s: held until the circuit breaker half-opens (%s)", job.scene_id, reason)
-        return Result("held", job.scene_id, reason)
+        return Result("held", job.scene_id, reason, "transient")
 
     def _retry(self, job: Job, error_class: str, message: str) -> Result:
         job = job.attempted(error_class)
@@ -118,10 +124,10 @@ class Delivery:
         delay = policy.delay(attempts, self.rand)
         self.retries.defer(job, self.clock() + delay, error_class, message)
         log.debug("scene %s: %s; retry %s/%s in %.0f s", job.scene_id, message, attempts, policy.max_tries, delay)
-        return Result("retry", job.scene_id, message)
+        return Result("retry", job.scene_id, message, error_class)
 
     def _bury(self, job: Job, error_class: str, message: str) -> Result:
         self.letters.bury(job, error_class, message)
         first_line = message.splitlines()[0] if message else error_class
         log.error("scene %s: not synced (%s): %s", job.scene_id, error_class.replace("_", " "), first_line)
-        return Result("dead", job.scene_id, first_line)
+        return Result("dead", job.scene_id, first_line, error_class)

@@ -44,6 +44,7 @@ class Syncer:
                  sections: list, clock: Callable[[], float] = time.time) -> None:
         self.stash, self.plex, self.matcher, self.records = stash, plex, matcher, records
         self.settings, self.sections, self.clock = settings, sections, clock
+        self.prefetched: dict = {}  # scene id -> (scene, fetched_at), filled by bulk syncs from their pages
 
     def covered(self, job: Job) -> bool:
         """True if the scene was already synced from a Stash state read after this job was queued."""
@@ -54,16 +55,24 @@ class Syncer:
         """Run one job; raises PlexSync errors for the delivery loop to classify."""
         if job.event == "destroy":
             return self._forget(job)
-        fetched_at = self.clock()
-        scene = self.stash.find_scene(job.scene_id)
+        scene, fetched_at = self._current(job.scene_id)
         if scene is None:
             self.records.forget(job.scene_id)
             return Outcome("gone", job.scene_id, detail="deleted in Stash before it could be synced")
         return self.write(scene, fetched_at, job)
 
+    def _current(self, scene_id: int) -> tuple:
+        """The scene as Stash has it now: prefetched by a bulk sync's page, else one ``findScene``."""
+        if scene_id in self.prefetched:
+            return self.prefetched.pop(scene_id)
+        fetched_at = self.clock()
+        return self.stash.find_scene(scene_id), fetched_at
+
     def write(self, scene: dict, fetched_at: float, job: Optional[Job] = None) -> Outcome:
         """Bring the scene's Plex item to the desired state (a no-op when nothing changed)."""
         scene_id, title = int(scene["id"]), scene.get("title") or ""
+        if not scene_files(scene):
+            return Outcome("skipped", scene_id, title, detail="the scene has no files, so nothing to match in Plex")
         desired = desired_state(scene, self.settings)
         record = self.records.get(scene_id)
         same = record is not None and record.fingerprint == desired.fingerprint

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from plexsync import preview, stashlog, status
+from plexsync.bulk import BulkSync, sync_recent
 from plexsync.deadletters import DeadLetters
 from plexsync.errors import BadInput
 from plexsync.hook import ensure_worker, plugin_dir
@@ -112,23 +113,49 @@ def run_log(task: Task) -> dict:
     return {"records": len(records)}
 
 
-def run_process_queue(task: Task) -> dict:
-    """``process_queue``: drain in the foreground, taking the queue over from a running worker."""
+def _foreground(task: Task, work: Callable) -> dict:
+    """Run ``work(runtime)`` holding the drain lease (taken over from a running worker, if any)."""
     lease = Lease(task.db, new_token())
     if not take_over(task.db, lease):
         raise BadInput("the background worker did not hand the queue over within 2 minutes; try again")
     try:
         runtime = build(task.input.connection, task.data_dir, task.db, resume=True)
-        counts = drain_foreground(runtime, stashlog.progress)
-        runtime.close()
+        try:
+            result = work(runtime)
+        finally:
+            runtime.close()
     finally:
         lease.release()
     stashlog.progress(1.0)
+    if RetrySchedule(task.db).count():
+        ensure_worker(task.db, task.input.connection)  # retries due later belong to the background worker
+    return result
+
+
+def _summary(counts: dict) -> str:
+    return ", ".join(f"{value} {key.replace('_', ' ')}" for key, value in counts.items() if isinstance(value, int)) or "nothing to do"
+
+
+def run_process_queue(task: Task) -> dict:
+    """``process_queue``: drain in the foreground until nothing is due, with progress."""
+    counts = _foreground(task, lambda runtime: drain_foreground(runtime, stashlog.progress))
     waiting = RetrySchedule(task.db).count()
-    if waiting:
-        ensure_worker(task.db, task.input.connection)
-    log.info("process_queue: %s", ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "queue was empty")
+    log.info("process_queue: %s; %s waiting for a retry", _summary(counts) if counts else "queue was empty", waiting)
     return {**counts, "processed": sum(counts.values()), "in_retry": waiting}
+
+
+def run_sync_all(task: Task) -> dict:
+    """``sync_all``: every scene whose metadata differs from what was last written, synced now."""
+    counts = _foreground(task, lambda runtime: BulkSync(runtime, stashlog.progress).run())
+    log.info("sync_all: %s", _summary(counts))
+    return counts
+
+
+def run_sync_recent(task: Task) -> dict:
+    """``sync_recent``: scenes updated since the last run (first run: the last 24 hours)."""
+    counts = _foreground(task, lambda runtime: sync_recent(runtime, stashlog.progress))
+    log.info("sync_recent since %s: %s", counts.get("since") or "-", _summary(counts))
+    return counts
 
 
 def _runtime(task: Task):
@@ -154,7 +181,7 @@ def run_reindex(task: Task) -> dict:
 
 
 HANDLERS: dict = {
-    "preview": run_preview, "reindex": run_reindex,
+    "preview": run_preview, "reindex": run_reindex, "sync_all": run_sync_all, "sync_recent": run_sync_recent,
     "status": run_status, "dlq_retry": run_dlq_retry, "dlq_clear": run_dlq_clear, "dlq_purge": run_dlq_purge,
     "queue_clear": run_queue_clear, "log": run_log, "process_queue": run_process_queue,
 }

@@ -223,7 +223,7 @@ def handle_batch(delivery, claims: list, pool: ThreadPoolExecutor) -> list:
 
 
 def drain_foreground(runtime: Runtime, progress: Callable[[float], None] = lambda fraction: None,
-                     parallel: int = FOREGROUND_THREADS) -> dict:
+                     parallel: int = FOREGROUND_THREADS, on_result: Callable = lambda result: None) -> dict:
     """Drain until nothing is due now (``process_queue``, ``sync_all``); returns counts per result.
 
     Foreground tasks run ``parallel`` jobs at once (Plex latency dominates a bulk sync); the
@@ -234,6 +234,7 @@ def drain_foreground(runtime: Runtime, progress: Callable[[float], None] = lambd
     done = 0
     delivery.promote_due()
     total = max(1, queue.pending())
+    progress(0.0)
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="plexsync-sync") as pool:
         while delivery.blocked_until() is None:
             claims = claim_batch(queue, parallel)
@@ -243,6 +244,7 @@ def drain_foreground(runtime: Runtime, progress: Callable[[float], None] = lambd
                 continue
             for result in handle_batch(delivery, claims, pool):
                 counts[result.kind] = counts.get(result.kind, 0) + 1
+                on_result(result)
             done += len(claims)
             total = max(total, done + queue.pending())
             progress(done / total)

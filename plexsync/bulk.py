@@ -1,0 +1,115 @@
+"""Bulk syncs from Stash's Tasks page: ``sync_all`` and ``sync_recent``.
+
+One paged pass over Stash's scenes (pages of 100 sorted by ``id``, or by ``updated_at`` for recent
+changes), never one query per scene: a page's changed scenes (what would be written differs from the
+last write's fingerprint) are queued with the page's data attached, then drained in the foreground
+before the next page, so memory stays bounded and a SIGKILL loses nothing (queued jobs persist,
+finished scenes are recorded and skipped by the next run).
+"""
+
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Optional
+
+from plexsync.jobs import Job
+from plexsync.metadata import desired_state
+from plexsync.records import SyncRecord
+from plexsync.runtime import Runtime
+from plexsync.worker import drain_foreground
+
+log = logging.getLogger(__name__)
+PAGE_SIZE = 100
+RECENT_KEY = "sync_recent_checkpoint"
+COUNT_KEYS = ("scanned", "queued", "synced", "unchanged", "not_found", "ambiguous", "failed")
+
+
+def needs_sync(scene: dict, record: Optional[SyncRecord], settings) -> bool:
+    """True unless the last write came from this very scene state."""
+    if record is None:
+        return True
+    fingerprint = desired_state(scene, settings).fingerprint
+    return record.fingerprint != fingerprint or record.written.get("updated_at") != scene.get("updated_at")
+
+
+def tally(counts: dict, kind: str, error_class: str = "", error: str = "") -> None:
+    """Fold one delivery result into the task's output counts."""
+    if kind in ("synced",):
+        counts["synced"] += 1
+    elif kind in ("unchanged", "covered", "skipped", "gone"):
+        counts["unchanged"] += 1
+    elif error_class == "not_found":
+        counts["not_found"] += 1
+    elif error == "AmbiguousMatch":
+        counts["ambiguous"] += 1
+    elif kind in ("retry", "held", "dead"):
+        counts["failed"] += 1
+
+
+class BulkSync:
+    """Pages through scenes, queues the changed ones, drains them page by page."""
+
+    def __init__(self, runtime: Runtime, progress: Callable[[float], None], clock: Callable[[], float] = time.time) -> None:
+        self.runtime, self.progress, self.clock = runtime, progress, clock
+        self.counts = dict.fromkeys(COUNT_KEYS, 0)
+
+    def run(self, scene_filter: Optional[dict] = None, sort: str = "id",
+            after_page: Callable[[list], None] = lambda scenes: None) -> dict:
+        """The whole pass; ``after_page`` runs once a page is fully drained (checkpoints)."""
+        self.progress(0.0)
+        page = 1
+        while True:
+            fetched_at = self.clock()
+            total, scenes = self.runtime.stash.scenes_page(page, PAGE_SIZE, scene_filter, sort)
+            self._sync_page(scenes, fetched_at, page, total)
+            after_page(scenes)
+            if not scenes or page * PAGE_SIZE >= total:
+                break
+            page += 1
+        self.progress(1.0)
+        return self.counts
+
+    def _sync_page(self, scenes: list, fetched_at: float, page: int, total: int) -> None:
+        syncer = self.runtime.delivery.syncer
+        records = syncer.records.many([int(s["id"]) for s in scenes])
+        changed = [s for s in scenes if needs_sync(s, records.get(int(s["id"])), self.runtime.settings)]
+        self.counts["scanned"] += len(scenes)
+        self.counts["unchanged"] += len(scenes) - len(changed)
+        self.counts["queued"] += len(changed)
+        syncer.prefetched.update({int(s["id"]): (s, fetched_at) for s in changed})
+        self.runtime.queue.put_many([Job(int(s["id"]), "sync", fetched_at, source="bulk") for s in changed])
+        pages = max(1, -(-total // PAGE_SIZE))
+        step = lambda fraction: self.progress(min(0.999, (page - 1 + fraction) / pages))  # noqa: E731
+        drain_foreground(self.runtime, step, on_result=self._count)
+        syncer.prefetched.clear()
+        step(1.0)
+
+    def _count(self, result) -> None:
+        tally(self.counts, result.kind, result.error_class, result.error)
+
+
+def recent_threshold(runtime: Runtime, now: datetime) -> Optional[str]:
+    """``YYYY-MM-DDTHH:MM:SS`` 24 hours ago in the Stash server's own offset (protocol §5.3)."""
+    _, latest = runtime.stash.scenes_page(1, 1, sort="updated_at", direction="DESC")
+    if not latest:
+        return None
+    stamp = latest[0]["updated_at"]
+    offset = datetime.fromisoformat(stamp.replace("Z", "+00:00")).utcoffset() or timedelta(0)
+    return (now.astimezone(timezone(offset)) - timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def sync_recent(runtime: Runtime, progress: Callable[[float], None], now: Optional[datetime] = None) -> dict:
+    """Scenes updated since the last run's checkpoint (first run: the last 24 hours)."""
+    db = runtime.db
+    since = db.get(RECENT_KEY) or recent_threshold(runtime, now or datetime.now(timezone.utc))
+    if since is None:
+        progress(1.0)
+        return {**dict.fromkeys(COUNT_KEYS, 0), "since": None}
+
+    def checkpoint(scenes: list) -> None:
+        if scenes:
+            db.put(RECENT_KEY, max(s["updated_at"] for s in scenes)[:19])
+
+    scene_filter = {"updated_at": {"value": since, "modifier": "GREATER_THAN"}}
+    counts = BulkSync(runtime, progress).run(scene_filter, sort="updated_at", after_page=checkpoint)
+    return {**counts, "since": since}
