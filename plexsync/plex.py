@@ -177,6 +177,15 @@ class PlexClient:
         """The item's detail document (all tags, locks); ItemMissing if Plex no longer has it."""
         return self.call(f"reading Plex item {rating_key}", self.server.fetchItem, int(rating_key))
 
+    def fetch_items(self, rating_keys: list) -> dict:
+        """Detail documents of many items in one request per 100 (``GET /library/metadata/1,2,3``)."""
+        found = {}
+        for start in range(0, len(rating_keys), 100):
+            chunk = [int(key) for key in rating_keys[start:start + 100]]
+            for item in self.call(f"reading {len(chunk)} Plex items", self.server.fetchItems, chunk):
+                found[int(item.ratingKey)] = item
+        return found
+
     def edit(self, item, params: dict) -> None:
         """Apply one edit (one PUT) to an item."""
         self.call(f"editing Plex item {item.ratingKey}", item.edit, **params)

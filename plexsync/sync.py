@@ -45,6 +45,7 @@ class Syncer:
         self.stash, self.plex, self.matcher, self.records = stash, plex, matcher, records
         self.settings, self.sections, self.clock = settings, sections, clock
         self.prefetched: dict = {}  # scene id -> (scene, fetched_at), filled by bulk syncs from their pages
+        self.prefetched_items: dict = {}  # ratingKey -> detail item, fetched by bulk syncs per page
 
     def covered(self, job: Job) -> bool:
         """True if the scene was already synced from a Stash state read after this job was queued."""
@@ -105,7 +106,7 @@ class Syncer:
             self._ask_for_scan(scene, job)
             raise
         try:
-            item = self.plex.fetch_item(match.rating_key)
+            item = self.prefetched_items.pop(match.rating_key, None) or self.plex.fetch_item(match.rating_key)
         except ItemMissing:
             item = None
         if item is None or not any(file_key(path) == file_key(match.plex_file) for path in item.locations):
