@@ -44,11 +44,13 @@ def run(jobs: int, latency_ms: float, background: bool) -> dict:
         sandbox.plex.reset_log()
         started = time.perf_counter()
         host.scene_update(scenes[0][0], title="Bench 0")
-        pid, peak, last_key = None, 0.0, scenes[-1][1]
-        while sandbox.plex.item(last_key).fields.get("title") != f"Bench {jobs - 1}" or sandbox.worker_pid() is None and pid is None:
+        pid, peak = None, 0.0
+        pending = {key: f"Bench {n}" for n, (_, key) in enumerate(scenes)}
+        while pending:
             pid = pid or sandbox.worker_pid()
             if pid:
                 peak = max(peak, peak_rss_mb(pid))
+            pending = {k: t for k, t in pending.items() if sandbox.plex.item(k).fields.get("title") != t}
             time.sleep(0.01)
         elapsed = time.perf_counter() - started
         by_kind = collections.Counter(f"{r.method} {r.path.split('/')[1] if r.path.count('/') < 2 else '/'.join(r.path.split('/')[1:3])}" for r in sandbox.plex.requests)
