@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import NamedTuple, Optional
 
+from plexsync import stashlog
 from plexsync.errors import BadInput
 from plexsync.jobs import JobQueue, new_job
 from plexsync.lease import SPAWN_TTL, Lease, new_token
@@ -30,6 +31,7 @@ NO_EFFECT_FIELDS = frozenset({
     "id", "ids", "clientMutationId", "organized", "rating100", "o_counter",
     "resume_time", "play_duration", "play_count",
 })
+LOG_SETTINGS_KEY = "log_settings"
 HOOK_RELAY_LIMIT = 20  # worker log records shown per hook, so a bulk edit stays fast
 ENTRY_SCRIPT = Path(__file__).resolve().parent.parent / "PlexSync.py"
 
@@ -93,6 +95,7 @@ def handle_hook(plugin_input: PluginInput) -> str:
     queue.close()
     db = StateDB(data_dir)
     try:
+        stashlog.apply_cached(db.get(LOG_SETTINGS_KEY) or {})
         ensure_worker(db, plugin_input.connection)
         relay(data_dir, db, limit=HOOK_RELAY_LIMIT)
     finally:

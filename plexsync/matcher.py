@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from plexsync.errors import AmbiguousMatch, NotFoundYet
 from plexsync.library import LibraryIndex
 from plexsync.paths import PathMapper, basename
+from plexsync.stashlog import PATHS
 
 log = logging.getLogger(__name__)
 HIGH, LOW = "high", "low"
@@ -63,9 +64,9 @@ class Matcher:
     def _by_name(self, files: list) -> Match:
         candidates = sorted({pair for path, size in files for pair in self.index.by_name(basename(self.mapper.to_plex(path)), size)})
         if not candidates:
-            shown = self.mapper.to_plex(files[0][0])
+            shown = PATHS.shown(self.mapper.to_plex(files[0][0]))
             raise NotFoundYet(f"Plex has no item for {shown} yet (not scanned, or path_map does not map the Stash path to Plex's)")
-        listing = "; ".join(f"{key}: {file}" for key, file in candidates[:5])
+        listing = "; ".join(f"{key}: {PATHS.shown(file)}" for key, file in candidates[:5])
         if len({key for key, _ in candidates}) > 1:
             raise AmbiguousMatch(f"no Plex item has the exact path, and several have the same file name and size ({listing}); fix path_map")
         key, file = candidates[0]

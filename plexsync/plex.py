@@ -142,9 +142,15 @@ class PlexClient:
         return self._retry(attempt)()
 
     def identity(self) -> dict:
-        """``GET /identity``: proves Plex is reachable (no token needed)."""
-        element = self.call("reading /identity", self.server.query, "/identity")
-        return dict(element.attrib) if element is not None else {}
+        """``GET /identity`` without the token: any HTTP answer proves Plex is reachable at ``url``."""
+        def probe() -> dict:
+            with translate(f"reaching {self.url}"):
+                response = self._session.get(f"{self.url}/identity", timeout=self._timeout)
+            try:
+                return dict(ElementTree.fromstring(response.content).attrib) if response.ok else {"status": response.status_code}
+            except ElementTree.ParseError:
+                return {"status": response.status_code}
+        return self._retry(probe)()
 
     def sections(self, names: list) -> list:
         """The movie sections to match in: those named, or every movie section when none are."""

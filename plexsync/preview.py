@@ -7,6 +7,7 @@ from plexsync.errors import PlexSyncError
 from plexsync.matcher import scene_files
 from plexsync.metadata import desired_state, plan_edit, plex_view
 from plexsync.runtime import Runtime
+from plexsync.stashlog import PATHS
 
 log = logging.getLogger(__name__)
 PREVIEW_COUNT = 20
@@ -45,7 +46,7 @@ def preview_scene(runtime: Runtime, scene: dict) -> dict:
     view = plex_view(item)
     params, _ = plan_edit(desired_state(scene, runtime.settings), view, record.written if record else {},
                           runtime.settings.preserve_plex_edits)
-    return {**entry, "match": {"rating_key": match.rating_key, "confidence": match.confidence, "file": match.plex_file},
+    return {**entry, "match": {"rating_key": match.rating_key, "confidence": match.confidence, "file": PATHS.shown(match.plex_file)},
             "changes": _changes(params, view)}
 
 
@@ -77,7 +78,7 @@ def reindex(runtime: Runtime) -> dict:
             if paths and not any(index.by_path(path) for path in paths):
                 unmatched += 1
                 if len(examples) < 10:
-                    examples.append(f"scene {scene['id']}: {paths[0]}")
+                    examples.append(f"scene {scene['id']}: {PATHS.shown(paths[0])}")
     log.info("reindex: %s; %s of %s Stash scenes have no Plex item at their mapped path",
              ", ".join(f"{title}: {count} items" for title, count in per_section.items()), unmatched, scenes)
     for example in examples:

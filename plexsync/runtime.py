@@ -17,6 +17,7 @@ from plexsync import stashlog
 from plexsync.breaker import CircuitBreaker
 from plexsync.deadletters import DeadLetters
 from plexsync.delivery import Delivery
+from plexsync.hook import LOG_SETTINGS_KEY
 from plexsync.jobs import JobQueue
 from plexsync.library import LibraryIndex
 from plexsync.matcher import Matcher
@@ -63,7 +64,8 @@ def read_settings(stash: StashClient, db: StateDB) -> Settings:
     """Settings from Stash; remembers the debug flag so hooks (which never call Stash) can honour it."""
     settings = load_settings(stash.plugin_settings())
     stashlog.set_debug(settings.debug_logging)
-    db.put("debug_logging", settings.debug_logging)
+    stashlog.PATHS.enabled = settings.obfuscate_paths
+    db.put(LOG_SETTINGS_KEY, {"debug_logging": settings.debug_logging, "obfuscate_paths": settings.obfuscate_paths})
     return settings
 
 

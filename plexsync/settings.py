@@ -54,6 +54,7 @@ class Settings(BaseModel):
     trigger_plex_scan: bool = True
     dlq_retention_days: int = Field(30, ge=1, le=365)
     debug_logging: bool = False
+    obfuscate_paths: bool = False
 
     @field_validator("plex_url")
     @classmethod

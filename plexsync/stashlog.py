@@ -50,6 +50,30 @@ class SecretFilter(logging.Filter):
 
 SECRETS = SecretFilter()
 
+class PathPrivacy:
+    """``obfuscate_paths``: file paths in log lines and messages become deterministic stand-ins.
+
+    Paths reach messages only through ``shown()``, at the few places that name a file (matching,
+    scans, previews), so a path with spaces is replaced whole and URLs are left alone.
+    """
+
+    def __init__(self) -> None:
+        self.enabled = False
+
+    def shown(self, path: str) -> str:
+        """The path, or with ``obfuscate_paths`` on, ``<path:1a2b3c4d.ext>`` (same path, same stand-in)."""
+        if not self.enabled or not path:
+            return path
+        import hashlib  # only when obfuscating
+
+        name = re.split(r"[\\/]", path)[-1]
+        extension = name.rsplit(".", 1)[1] if "." in name else ""
+        digest = hashlib.sha256(path.encode("utf-8", "replace")).hexdigest()[:8]
+        return f"<path:{digest}{'.' + extension if extension else ''}>"
+
+
+PATHS = PathPrivacy()
+
 
 def stash_lines(level: int, message: str) -> list[str]:
     """Encode one message as Stash log lines: one prefixed line per text line, each cut to size."""
@@ -110,6 +134,12 @@ def configure(debug: bool = False, stream=None) -> logging.Logger:
 def set_debug(debug: bool) -> None:
     """Change the level once settings are known."""
     logging.getLogger().setLevel(logging.DEBUG if debug else logging.INFO)
+
+
+def apply_cached(log_settings: dict) -> None:
+    """Apply the log settings the last process that read them from Stash cached (hooks never ask Stash)."""
+    set_debug(bool(log_settings.get("debug_logging")))
+    PATHS.enabled = bool(log_settings.get("obfuscate_paths"))
 
 
 def progress(fraction: float, stream=None) -> None:

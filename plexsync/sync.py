@@ -14,6 +14,7 @@ from plexsync.paths import dirname, file_key, within
 from plexsync.plex import PlexClient
 from plexsync.records import SyncRecord, SyncRecords
 from plexsync.stash import StashClient
+from plexsync.stashlog import PATHS
 
 log = logging.getLogger(__name__)
 LOCK_FIELD = {"poster": "thumb.locked", "art": "art.locked"}
@@ -135,10 +136,10 @@ class Syncer:
         plex_path = self.matcher.mapper.to_plex(scene_files(scene)[0][0])
         section = self._section_for(plex_path)
         if section is None:
-            raise PermanentError(f"{plex_path} is in no Plex library folder "
-                                 f"({'; '.join(loc for s in self.sections for loc in s.locations)}): set path_map")
+            folders = "; ".join(PATHS.shown(loc) for s in self.sections for loc in s.locations)
+            raise PermanentError(f"{PATHS.shown(plex_path)} is in no Plex library folder ({folders}): set path_map")
         self.plex.scan(section.key, dirname(plex_path))
-        log.debug("asked Plex library %s to scan %s", section.title, dirname(plex_path))
+        log.debug("asked Plex library %s to scan %s", section.title, PATHS.shown(dirname(plex_path)))
 
     def _section_for(self, plex_path: str):
         return next((s for s in self.sections if within(plex_path, s.locations)), None)

@@ -14,7 +14,8 @@ from plexsync import preview, stashlog, status
 from plexsync.bulk import BulkSync, sync_recent
 from plexsync.deadletters import DeadLetters
 from plexsync.errors import BadInput
-from plexsync.hook import ensure_worker, plugin_dir
+from plexsync.health import Health
+from plexsync.hook import LOG_SETTINGS_KEY, ensure_worker, plugin_dir
 from plexsync.jobs import JobQueue
 from plexsync.lease import Lease, new_token
 from plexsync.protocol import PluginInput
@@ -42,6 +43,7 @@ class Task:
         self.args = plugin_input.args
         self.data_dir: Path = data_dir_for(plugin_dir(plugin_input.connection))
         self.db = StateDB(self.data_dir)
+        stashlog.apply_cached(self.db.get(LOG_SETTINGS_KEY) or {})
 
     def int_arg(self, name: str) -> Optional[int]:
         """An optional integer argument; BadInput naming it when it is not one."""
@@ -180,7 +182,13 @@ def run_reindex(task: Task) -> dict:
         runtime.close()
 
 
+def run_health(task: Task) -> dict:
+    """``health``: Stash, settings, Plex reachability and auth, libraries, path mapping."""
+    return Health(task.input.connection, task.db, stashlog.progress).run()
+
+
 HANDLERS: dict = {
+    "health": run_health,
     "preview": run_preview, "reindex": run_reindex, "sync_all": run_sync_all, "sync_recent": run_sync_recent,
     "status": run_status, "dlq_retry": run_dlq_retry, "dlq_clear": run_dlq_clear, "dlq_purge": run_dlq_purge,
     "queue_clear": run_queue_clear, "log": run_log, "process_queue": run_process_queue,

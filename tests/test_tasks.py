@@ -162,3 +162,43 @@ def test_not_implemented_and_bad_args_are_one_clear_error(sandbox, host):
     assert host.run_task_by_mode("PlexSync", "preview", {"scene_id": "abc"}).error == "args.scene_id must be an integer, got 'abc'"
     result = host.run_task("PlexSync", None, {"mode": "bogus"})
     assert result.error.startswith("unknown task mode 'bogus'")
+
+
+def _health(host):
+    result = host.run_task_by_mode("PlexSync", "health")
+    assert result.error is None
+    return result.output, {c["name"]: c for c in result.output["checks"]}, result
+
+
+def test_health_all_ok_in_the_sandbox(sandbox, host):
+    sandbox.add_scene("Healthy")
+    output, checks, result = _health(host)
+    assert output["ok"] is True and list(checks) == ["stash", "settings", "plex_url", "plex_token", "plex_libraries", "path_map"]
+    assert checks["path_map"]["detail"] == "1 of 1 sampled Stash file paths map into a Plex library folder"
+    assert any(line.startswith("OK   stash: Stash v0.30.1") for line in result.lines("info"))
+    assert result.progress[-1] == 1.0
+
+
+@pytest.mark.parametrize("breakage, name, words", [
+    ("plex_down", "plex_url", "connection refused"),
+    ("token", "plex_token", "plex_token rejected"),
+    ("library", "plex_libraries", "no Plex library named Nope"),
+    ("path_map", "path_map", "set path_map"),
+    ("unset", "settings", "plex_url: not set"),
+])
+def test_health_names_the_broken_link_and_the_fix(sandbox, host, breakage, name, words):
+    sandbox.add_scene("Sick")
+    if breakage == "plex_down":
+        sandbox.plex.stop()
+    elif breakage == "token":
+        sandbox.configure(plex_token="wrong-token-123456")
+    elif breakage == "library":
+        sandbox.configure(plex_libraries="Nope")
+    elif breakage == "path_map":
+        sandbox.configure(path_map="/nowhere=>/else")
+    else:
+        sandbox.stash.set_plugin_settings("PlexSync", {})
+    output, checks, result = _health(host)
+    assert output["ok"] is False and checks[name]["ok"] is False and words in checks[name]["detail"]
+    assert any(line.startswith(f"FAIL {name}:") for line in result.lines("error"))
+    assert "wrong-token-123456" not in str(result.logs) + str(output)
