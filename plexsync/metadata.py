@@ -181,3 +181,25 @@ def describe(params: dict) -> str:
         if count or f"{kind}[].tag.tag-" in params:
             parts.append(f"{count} {kind}s" if count != 1 else f"1 {kind}")
     return ", ".join(parts)
+
+
+def drift(written: dict, view: PlexView) -> list:
+    """How the Plex item no longer shows what PlexSync wrote: changed or emptied fields, removed locks."""
+    found = []
+    for name in SCALARS:
+        if written.get(name):
+            if view.scalars.get(name) != written[name]:
+                found.append(f"{name} changed in Plex")
+            elif name not in view.locked:
+                found.append(f"{name} unlocked")
+    for kind in ("genre", "label", "actor", "collection"):
+        wrote = written.get(kind) or []
+        if not wrote:
+            continue
+        present = {tag.lower() for tag in view.tags.get(kind, [])}
+        missing = [tag for tag in wrote if tag.lower() not in present]
+        if missing:
+            found.append(f"{len(missing)} {kind}s missing in Plex")
+        elif kind not in view.locked:
+            found.append(f"{kind} unlocked")
+    return found

@@ -77,7 +77,7 @@ class Syncer:
             return Outcome("skipped", scene_id, title, detail="the scene has no files, so nothing to match in Plex")
         desired = desired_state(scene, self.settings)
         record = self.records.get(scene_id)
-        same = record is not None and record.fingerprint == desired.fingerprint
+        same = record is not None and record.fingerprint == desired.fingerprint and not (job and job.event == "repair")
         if same and record.written.get("updated_at") == scene.get("updated_at"):
             self.records.save(replace(record, fetched_at=fetched_at), wrote=False)
             return Outcome("unchanged", scene_id, title, record.rating_key)

@@ -19,6 +19,8 @@ from plexsync.hook import LOG_SETTINGS_KEY, ensure_worker, plugin_dir
 from plexsync.jobs import JobQueue
 from plexsync.lease import Lease, new_token
 from plexsync.protocol import PluginInput
+from plexsync.reconcile import Reconcile
+from plexsync.reconcile import log_report as log_reconcile
 from plexsync.retries import RetrySchedule
 from plexsync.runtime import build, read_settings
 from plexsync.stash import StashClient
@@ -187,8 +189,22 @@ def run_health(task: Task) -> dict:
     return Health(task.input.connection, task.db, stashlog.progress).run()
 
 
+def run_reconcile(task: Task) -> dict:
+    """``reconcile``: classify every scene in ``scope`` and queue what a sync would fix."""
+    dry_run = str(task.args.get("dry_run", "")).lower() in ("true", "1", "yes")
+    runtime = _runtime(task)
+    try:
+        report = Reconcile(runtime, stashlog.progress, dry_run).run(str(task.args.get("scope") or "all"))
+    finally:
+        runtime.close()
+    log_reconcile(report)
+    if report["queued"]:
+        ensure_worker(task.db, task.input.connection)
+    return report
+
+
 HANDLERS: dict = {
-    "health": run_health,
+    "health": run_health, "reconcile": run_reconcile,
     "preview": run_preview, "reindex": run_reindex, "sync_all": run_sync_all, "sync_recent": run_sync_recent,
     "status": run_status, "dlq_retry": run_dlq_retry, "dlq_clear": run_dlq_clear, "dlq_purge": run_dlq_purge,
     "queue_clear": run_queue_clear, "log": run_log, "process_queue": run_process_queue,

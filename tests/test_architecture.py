@@ -15,7 +15,7 @@ RANKS = {
     "transport": 3, "stash": 4, "plex": 4,
     "library": 5, "metadata": 5, "matcher": 6, "sync": 7, "delivery": 8,
     "hook": 9, "status": 9, "runtime": 9,
-    "worker": 10, "preview": 10, "health": 10, "bulk": 11, "tasks": 12, "app": 13, "cli": 14, "__main__": 15, "__init__": 0,
+    "worker": 10, "preview": 10, "health": 10, "reconcile": 10, "bulk": 11, "tasks": 12, "app": 13, "cli": 14, "__main__": 15, "__init__": 0,
 }
 
 
