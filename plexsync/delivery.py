@@ -47,6 +47,7 @@ class Delivery:
         self.queue, self.syncer, self.retries, self.letters = queue, syncer, retries, letters
         self.breakers, self.clock, self.rand = breakers, clock, rand
         self.policies = policies(max_retries, time_scale)
+        self.scheduled_reconcile: Optional[Callable[[str], dict]] = None
 
     def blocked_until(self) -> Optional[float]:
         """When an OPEN breaker half-opens, or None if calls may be made now."""
@@ -71,6 +72,10 @@ class Delivery:
         return result
 
     def _route(self, job: Job) -> Result:
+        if job.event.startswith("fanout_"):
+            return self._fan_out(job)
+        if job.event.startswith("reconcile_"):
+            return self._reconcile(job)
         if self.syncer.covered(job):
             return Result("covered", job.scene_id, "already synced from a newer Stash state")
         blocked = self.blocked_until()
@@ -92,6 +97,28 @@ class Delivery:
                            error=type(exc).__name__)
         self._succeeded()
         return self._done(outcome)
+
+    def _reconcile(self, job: Job) -> Result:
+        """A scheduled reconcile, run by whoever drains (``scheduled_reconcile`` is wired by the worker)."""
+        if self.scheduled_reconcile is None:
+            return Result("skipped", 0, "no reconcile runner in this process")
+        try:
+            report = self.scheduled_reconcile(job.event[len("reconcile_"):])
+        except TransientError as exc:
+            return self._retry(job, "transient", str(exc))
+        return Result("reconciled", 0, f"{report.get('queued', 0)} scenes queued")
+
+    def _fan_out(self, job: Job) -> Result:
+        """Queue one job per scene that uses a renamed, merged or deleted performer, studio or tag."""
+        try:
+            scene_ids = self.syncer.expand(job)
+        except TransientError as exc:
+            return self._retry(job, "transient", str(exc))
+        except PermanentError as exc:
+            return self._bury(job, "permanent", str(exc))
+        self.queue.put_many([Job(scene_id, "sync", self.clock(), source=job.event) for scene_id in scene_ids])
+        log.info("%s %s changed: %s scenes queued", job.event[7:], job.scene_id, len(scene_ids))
+        return Result("expanded", job.scene_id, f"{len(scene_ids)} scenes")
 
     def _done(self, outcome: Outcome) -> Result:
         level = logging.INFO if outcome.kind in ("synced", "forgotten", "gone") else logging.DEBUG

@@ -19,12 +19,22 @@ from plexsync.jobs import JobQueue, new_job
 from plexsync.lease import SPAWN_TTL, Lease, new_token
 from plexsync.procs import spawn_detached
 from plexsync.protocol import PluginInput, ServerConnection
+from plexsync.schedule import queue_if_due
 from plexsync.state import StateDB, data_dir_for
 from plexsync.worklog import relay
 
 log = logging.getLogger(__name__)
 
-EVENTS = {"Scene.Create.Post": "create", "Scene.Update.Post": "update", "Scene.Destroy.Post": "destroy"}
+EVENTS = {
+    "Scene.Create.Post": "create", "Scene.Update.Post": "update", "Scene.Destroy.Post": "destroy",
+    # Renames fire no scene hook and do not touch the scenes' updated_at: a fan-out job (expanded by
+    # the worker into the scenes that use the object) carries them to Plex.
+    "Performer.Update.Post": "fanout_performer", "Performer.Destroy.Post": "fanout_performer",
+    "Studio.Update.Post": "fanout_studio", "Studio.Destroy.Post": "fanout_studio",
+    "Tag.Update.Post": "fanout_tag", "Tag.Destroy.Post": "fanout_tag", "Tag.Merge.Post": "fanout_tag",
+}
+# Of a performer, studio or tag, PlexSync writes only the name.
+FANOUT_FIELDS = frozenset({"name"})
 # Update inputs that touch only these keys cannot change anything PlexSync writes to Plex
 # (the UI's "Organized" button and rating widget send just {id, organized} or {id, rating100}).
 NO_EFFECT_FIELDS = frozenset({
@@ -56,10 +66,10 @@ def parse_event(context: object) -> HookEvent:
         raise BadInput("hook input has no hookContext object")
     scene_id = context.get("id")
     if isinstance(scene_id, bool) or not isinstance(scene_id, int) or scene_id <= 0:
-        raise BadInput(f"hookContext.id must be a positive integer scene id, got {json.dumps(scene_id)[:40]}")
+        raise BadInput(f"hookContext.id must be a positive integer id, got {json.dumps(scene_id)[:40]}")
     trigger = context.get("type")
     if trigger not in EVENTS:
-        raise BadInput(f"unsupported hook trigger {json.dumps(trigger)[:60]}: expected one of {', '.join(EVENTS)}")
+        raise BadInput(f"unsupported hook trigger {json.dumps(trigger)[:60]}: expected a Scene, Performer, Studio or Tag trigger")
     fields = context.get("inputFields")
     fields = tuple(str(f) for f in fields) if isinstance(fields, list) else None
     return HookEvent(scene_id, trigger, context.get("input"), fields)
@@ -67,8 +77,10 @@ def parse_event(context: object) -> HookEvent:
 
 def skip_reason(event: HookEvent) -> Optional[str]:
     """Why an event cannot change Plex, or None if it must be synced."""
-    if event.trigger != "Scene.Update.Post" or not event.input_fields:
+    if not event.trigger.endswith(".Update.Post") or not event.input_fields:
         return None
+    if event.event.startswith("fanout_"):
+        return None if FANOUT_FIELDS & set(event.input_fields) else "its name did not change"
     if set(event.input_fields) <= NO_EFFECT_FIELDS:
         return "only " + ", ".join(sorted(set(event.input_fields) - {"id", "ids"}) or ["id"]) + " changed"
     return None
@@ -92,13 +104,14 @@ def handle_hook(plugin_input: PluginInput) -> str:
     data_dir = data_dir_for(plugin_dir(plugin_input.connection))
     queue = JobQueue(data_dir, threads=False)
     queue.put(new_job(event.scene_id, event.event, **extra))
-    queue.close()
     db = StateDB(data_dir)
     try:
         stashlog.apply_cached(db.get(LOG_SETTINGS_KEY) or {})
+        queue_if_due(db, queue)
         ensure_worker(db, plugin_input.connection)
         relay(data_dir, db, limit=HOOK_RELAY_LIMIT)
     finally:
+        queue.close()
         db.close()
     log.debug("scene %s: queued (%s)", event.scene_id, event.trigger)
     return "queued"

@@ -43,7 +43,15 @@ class Job(NamedTuple):
 
     @property
     def key(self) -> str:
-        """Identity used by the retry table and dead letters: one pending retry per scene."""
+        """Identity used by the retry table and dead letters: one pending retry per scene.
+
+        A fan-out job (``fanout_performer|studio|tag``) carries the performer, studio or tag id in
+        ``scene_id``; the worker expands it into one job per scene that uses the object.
+        """
+        if self.event.startswith("fanout_"):
+            return f"{self.event[7:]}:{self.scene_id}"
+        if self.event.startswith("reconcile_"):
+            return self.event
         return f"scene:{self.scene_id}"
 
     def to_dict(self) -> dict:

@@ -27,6 +27,7 @@ from plexsync.errors import AmbiguousMatch, BadInput, NotFoundYet, PlexSyncError
 from plexsync.jobs import Job
 from plexsync.metadata import desired_state, drift, plex_view
 from plexsync.runtime import Runtime
+from plexsync.schedule import LAST_RUN_KEY
 
 log = logging.getLogger(__name__)
 CLASSES = ("in_sync", "stale", "plex_drifted", "never_synced", "missing_in_plex", "ambiguous", "awaiting_metadata")
@@ -34,7 +35,6 @@ QUEUED_CLASSES = ("stale", "plex_drifted", "never_synced")
 SCOPES = {"all": None, "recent": timedelta(hours=24), "7d": timedelta(days=7)}
 PAGE_SIZE = 100
 EXAMPLES = 10
-LAST_RUN_KEY = "last_reconcile"
 
 
 def awaiting_metadata(scene: dict) -> bool:
@@ -63,7 +63,7 @@ class Reconcile:
         self.progress(1.0)
         report = {**self.counts, "queued": self.queued, "scope": scope, "dry_run": self.dry_run,
                   "examples": {k: v for k, v in self.examples.items() if v}}
-        self.runtime.db.put(LAST_RUN_KEY, {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        self.runtime.db.put(LAST_RUN_KEY, {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "at_ts": self.clock(),
                                            **{k: v for k, v in report.items() if k != "examples"}})
         return report
 

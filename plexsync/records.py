@@ -66,6 +66,14 @@ class SyncRecords:
                 day = datetime.fromtimestamp(self.clock()).strftime("%Y-%m-%d")
                 conn.execute("INSERT INTO daily_counts (day, synced) VALUES (?, 1) ON CONFLICT(day) DO UPDATE SET synced = synced + 1", (day,))
 
+    def using(self, kind: str, object_id: int) -> list:
+        """Scenes whose last write came from this performer, studio or tag (``kind``)."""
+        rows = self.db.query(
+            "SELECT scene_id FROM sync_records, json_each(sync_records.written, ?) WHERE json_each.value = ?",
+            (f"$.sources.{kind}", int(object_id)),
+        )
+        return [row[0] for row in rows]
+
     def forget(self, scene_id: int) -> bool:
         """Drop a scene's record (the scene was deleted in Stash); True if there was one."""
         return self.db.execute("DELETE FROM sync_records WHERE scene_id = ?", (scene_id,)) > 0

@@ -26,6 +26,7 @@ from plexsync.plex import PlexClient
 from plexsync.protocol import ServerConnection
 from plexsync.records import SyncRecords
 from plexsync.retries import RetrySchedule
+from plexsync.schedule import SCHEDULE_KEY
 from plexsync.settings import Settings, load_settings
 from plexsync.stash import StashClient
 from plexsync.sync import Syncer
@@ -65,6 +66,7 @@ def read_settings(stash: StashClient, db: StateDB) -> Settings:
     settings = load_settings(stash.plugin_settings())
     stashlog.set_debug(settings.debug_logging)
     stashlog.PATHS.enabled = settings.obfuscate_paths
+    db.put(SCHEDULE_KEY, {"reconcile_interval": settings.reconcile_interval})
     db.put(LOG_SETTINGS_KEY, {"debug_logging": settings.debug_logging, "obfuscate_paths": settings.obfuscate_paths})
     return settings
 

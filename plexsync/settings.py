@@ -55,6 +55,7 @@ class Settings(BaseModel):
     dlq_retention_days: int = Field(30, ge=1, le=365)
     debug_logging: bool = False
     obfuscate_paths: bool = False
+    reconcile_interval: Literal["never", "daily", "weekly"] = "never"
 
     @field_validator("plex_url")
     @classmethod
@@ -64,7 +65,7 @@ class Settings(BaseModel):
             raise ValueError("must start with http:// or https:// followed by a host, e.g. http://192.168.1.10:32400")
         return value
 
-    @field_validator("tags_as", mode="before")
+    @field_validator("tags_as", "reconcile_interval", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

@@ -63,6 +63,16 @@ class Syncer:
             return Outcome("gone", job.scene_id, detail="deleted in Stash before it could be synced")
         return self.write(scene, fetched_at, job)
 
+    def expand(self, job: Job) -> list:
+        """The scenes a fan-out job stands for: those using the object now, and those PlexSync last
+        wrote with it (after a delete or merge, Stash no longer links them)."""
+        kind = job.event[len("fanout_"):]
+        criterion = {"value": [str(job.scene_id)], "modifier": "INCLUDES"}
+        if kind != "performer":
+            criterion["depth"] = -1 if kind == "studio" else 0
+        found = {int(scene["id"]) for _, _, page in self.stash.all_scenes(250, {f"{kind}s": criterion}) for scene in page}
+        return sorted(found | set(self.records.using(kind, job.scene_id)))
+
     def _current(self, scene_id: int) -> tuple:
         """The scene as Stash has it now: prefetched by a bulk sync's page, else one ``findScene``."""
         if scene_id in self.prefetched:
@@ -93,7 +103,7 @@ class Syncer:
             params[LOCK_FIELD[kind]] = 1  # lock after upload so an agent refresh keeps it
         if params:
             self.plex.edit(item, params)
-        owned.update(updated_at=scene.get("updated_at"), image_hash=_image_hash(images, record))
+        owned.update(updated_at=scene.get("updated_at"), image_hash=_image_hash(images, record), sources=_sources(scene))
         self.records.save(SyncRecord(scene_id, match.rating_key, match.plex_file, fetched_at, self.clock(), desired.fingerprint, owned))
         detail = describe(params) + (", " + " and ".join(images[1]) if images else "")
         confidence = " (low-confidence match: same file name and size)" if match.confidence != HIGH else ""
@@ -159,3 +169,11 @@ def _image_hash(images: Optional[tuple], record: Optional[SyncRecord]) -> Option
     if images:
         return hashlib.sha256(images[0]).hexdigest()
     return record.written.get("image_hash") if record else None
+
+
+def _sources(scene: dict) -> dict:
+    """The ids of the performers, studio and tags a write came from (for fan-out after a delete)."""
+    return {"performer": [int(p["id"]) for p in scene.get("performers") or []],
+            "tag": [int(t["id"]) for t in scene.get("tags") or []],
+            "studio": [int(scene["studio"]["id"])] if scene.get("studio") else []}
+

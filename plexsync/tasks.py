@@ -22,6 +22,7 @@ from plexsync.protocol import PluginInput
 from plexsync.reconcile import Reconcile
 from plexsync.reconcile import log_report as log_reconcile
 from plexsync.retries import RetrySchedule
+from plexsync.schedule import queue_if_due
 from plexsync.runtime import build, read_settings
 from plexsync.stash import StashClient
 from plexsync.state import StateDB, data_dir_for
@@ -46,6 +47,15 @@ class Task:
         self.data_dir: Path = data_dir_for(plugin_dir(plugin_input.connection))
         self.db = StateDB(self.data_dir)
         stashlog.apply_cached(self.db.get(LOG_SETTINGS_KEY) or {})
+        self._queue_scheduled_reconcile()
+
+    def _queue_scheduled_reconcile(self) -> None:
+        queue = JobQueue(self.data_dir)
+        try:
+            if queue_if_due(self.db, queue):
+                ensure_worker(self.db, self.input.connection)
+        finally:
+            queue.close()
 
     def int_arg(self, name: str) -> Optional[int]:
         """An optional integer argument; BadInput naming it when it is not one."""

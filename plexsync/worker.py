@@ -22,6 +22,8 @@ from plexsync.errors import PlexSyncError
 from plexsync.hook import plugin_dir
 from plexsync.lease import Lease
 from plexsync.protocol import ServerConnection
+from plexsync.reconcile import Reconcile
+from plexsync.reconcile import log_report as log_reconcile
 from plexsync.runtime import Runtime, build
 from plexsync.state import StateDB, data_dir_for
 from plexsync.stashlog import SECRETS
@@ -148,6 +150,12 @@ def _install_sigterm(worker: Worker) -> None:
         pass
 
 
+def _scheduled_reconcile(runtime: Runtime, scope: str) -> dict:
+    report = Reconcile(runtime, lambda fraction: None).run(scope)
+    log_reconcile(report)
+    return report
+
+
 def timing_from_env(env=os.environ) -> Timing:
     """Timing, with ``PLEXSYNC_IDLE_EXIT`` (seconds) overriding how long an idle worker lingers."""
     try:
@@ -177,6 +185,7 @@ def worker_main(payload: bytes, timing: Optional[Timing] = None) -> int:
         log.error("background worker cannot start: %s", exc)
         lease.release()
         return 0
+    runtime.delivery.scheduled_reconcile = lambda scope: _scheduled_reconcile(runtime, scope)
     worker = Worker(runtime, lease, timing or timing_from_env())
     _install_sigterm(worker)
     processed = worker.run()

@@ -64,7 +64,7 @@ def test_unusable_stdin_gets_one_clear_error(sandbox, host, name, data, error):
 
 @pytest.mark.parametrize("context, error", [
     (None, "no hookContext"),
-    ({"id": "45", "type": "Scene.Update.Post"}, 'hookContext.id must be a positive integer scene id, got "45"'),
+    ({"id": "45", "type": "Scene.Update.Post"}, 'hookContext.id must be a positive integer id, got "45"'),
     ({"id": -3, "type": "Scene.Update.Post"}, "hookContext.id must be a positive integer"),
     ({"id": 4, "type": "Scene.Merge.Post"}, 'unsupported hook trigger "Scene.Merge.Post"'),
 ])

@@ -112,3 +112,32 @@ def test_recent_scope_only_looks_at_the_last_day(sandbox, host):
     assert sum(counts(week).values()) == 1
     bad = host.run_task_by_mode("PlexSync", "reconcile", {"scope": "year"})
     assert bad.error.startswith("args.scope must be one of all, recent, 7d")
+
+
+def test_scheduled_reconcile_is_queued_once_when_due(db, clock):
+    from plexsync.schedule import due_job
+
+    assert due_job(db, clock) is None  # interval never cached: never
+    db.put("schedule", {"reconcile_interval": "weekly"})
+    job = due_job(db, clock)
+    assert job.event == "reconcile_all" and job.key == "reconcile_all"
+    assert due_job(db, clock) is None  # another process checks a moment later: already requested
+    db.put("last_reconcile", {"at_ts": clock.now})
+    clock.advance(7200)
+    assert due_job(db, clock) is None  # ran recently
+    clock.advance(7 * 86400)
+    assert due_job(db, clock).event == "reconcile_all"
+
+
+def test_daily_reconcile_runs_in_the_background_worker(sandbox, host):
+    import time
+
+    sandbox.configure(reconcile_interval="daily")
+    scene, _ = sandbox.add_scene("Scheduled")
+    host.run_task_by_mode("PlexSync", "reindex")  # any run that reads the settings caches the interval
+    host.scene_update(scene, title="Scheduled 2")  # the next invocation finds the reconcile due
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not host.run_task_by_mode("PlexSync", "status").output["last_reconcile"]:
+        time.sleep(0.2)
+    last = host.run_task_by_mode("PlexSync", "status").output["last_reconcile"]
+    assert last["scope"] == "recent" and last["in_sync"] + last["never_synced"] + last["stale"] == 1

@@ -1187,6 +1187,20 @@ class FakeStash:
         with self._lock:
             self._tags[tid]["name"] = new
 
+    def destroy_tag(self, tid: int) -> None:
+        """Delete a tag; like Stash (a foreign-key cascade), its scenes lose it without an updated_at bump."""
+        with self._lock:
+            del self._tags[tid]
+            for scene in self._scenes.values():
+                scene.tags = [t for t in scene.tags if t != tid]
+
+    def destroy_performer(self, pid: int) -> None:
+        """Delete a performer; its scenes lose it without an updated_at bump."""
+        with self._lock:
+            del self._performers[pid]
+            for scene in self._scenes.values():
+                scene.performers = [p for p in scene.performers if p != pid]
+
     # -- scenes ----------------------------------------------------------------------------
 
     def add_scene(self, title: Optional[str] = "T", **values: Any) -> int:
