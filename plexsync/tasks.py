@@ -233,9 +233,12 @@ def handler_for(mode: str) -> Callable[[Task], object]:
 def run_task(plugin_input: PluginInput) -> object:
     """Run the task named by ``args.mode``."""
     handler = handler_for(plugin_input.mode)
+    stashlog.progress(0.0)
     task = Task(plugin_input)
     try:
         relay(task.data_dir, task.db, limit=TASK_RELAY_LIMIT)
-        return handler(task)
+        output = handler(task)
     finally:
         task.db.close()
+    stashlog.progress(1.0)
+    return output

@@ -70,3 +70,6 @@ def runtime_for(sandbox, clock):
     yield make
     for runtime in built:
         runtime.close()
+    from plexsync import stashlog
+
+    stashlog.PATHS.enabled = False  # reading settings may have switched path privacy on for this process

@@ -160,3 +160,16 @@ def test_reindex_counts_items_and_unmapped_paths(sandbox, runtime_for):
     report = reindex(runtime_for())
     assert report["sections"] == {"Movies": 3} and report["scenes"] == 4 and report["unmatched"] == 1
     assert report["examples"] == ["scene 4: /elsewhere/x.mp4"]
+
+
+def test_obfuscate_paths_replaces_paths_with_stable_stand_ins(sandbox, runtime_for, clock):
+    path = f"{STASH_ROOT}/private folder/holiday.mp4"
+    scene = sandbox.stash.add_scene(title="Private", files=[(path, 4)])
+    runtime = runtime_for(obfuscate_paths=True, trigger_plex_scan=False)
+    messages = []
+    for _ in range(2):
+        with pytest.raises(NotFoundYet) as caught:
+            sync(runtime, scene, clock)
+        messages.append(str(caught.value))
+    assert "private folder" not in messages[0] and "holiday" not in messages[0]
+    assert "<path:" in messages[0] and ".mp4>" in messages[0] and messages[0] == messages[1]

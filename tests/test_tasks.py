@@ -128,6 +128,7 @@ def test_status_dead_letter_and_queue_tasks(sandbox, host):
     queue.put_many([new_job(twin, "update"), new_job(missing, "update")])
     queue.close()
     host.run_task_by_mode("PlexSync", "process_queue")
+    sandbox.stop_worker()  # the worker it started for the retry would race the counts below
     status = host.run_task_by_mode("PlexSync", "status")
     assert status.error is None
     assert {"pending", "in_retry", "dead_letters", "breaker", "worker", "last_outage", "synced_today",
@@ -202,3 +203,34 @@ def test_health_names_the_broken_link_and_the_fix(sandbox, host, breakage, name,
     assert output["ok"] is False and checks[name]["ok"] is False and words in checks[name]["detail"]
     assert any(line.startswith(f"FAIL {name}:") for line in result.lines("error"))
     assert "wrong-token-123456" not in str(result.logs) + str(output)
+
+
+QUICK_MODES = ["status", "dlq_retry", "dlq_clear", "dlq_purge", "queue_clear", "log", "preview", "reindex",
+               "process_queue", "sync_all", "sync_recent", "reconcile", "health"]
+
+
+@pytest.mark.parametrize("mode", QUICK_MODES)
+def test_every_task_reports_progress_from_zero_to_one_and_a_json_object(sandbox, host, mode):
+    sandbox.add_scene("Any")
+    result = host.run_task_by_mode("PlexSync", mode)
+    assert result.error is None, result.error
+    assert isinstance(result.output, (dict, list)) and result.returncode == 0
+    assert result.progress[0] == 0.0 and result.progress[-1] == 1.0 and result.progress == sorted(result.progress)
+
+
+def test_no_secret_reaches_logs_or_outputs(tmp_path):
+    from plexsync.sandbox.world import PLEX_TOKEN, Sandbox
+
+    with Sandbox(root=tmp_path / "s", stash_options={"api_key": "stash-api-key-secret-42", "require_auth": True}) as sandbox:
+        scene, _ = sandbox.add_scene("Secretive")
+        host = sandbox.host(env={"PLEXSYNC_IDLE_EXIT": "1"})
+        sandbox.configure(plex_token=PLEX_TOKEN, plex_libraries="Nope")  # health fails with the token in play
+        results = [host.run_task_by_mode("PlexSync", mode) for mode in ("health", "sync_all", "status", "log")]
+        sandbox.configure()
+        results += [host.run_task_by_mode("PlexSync", "sync_all"), host.run_task_by_mode("PlexSync", "log")]
+        text = "".join(str(r.logs) + str(r.output) + str(r.error) for r in results)
+        files = "".join(p.read_text("utf-8", "replace") for p in sandbox.data_dir.glob("*.log*"))
+        cookie = sandbox.stash.session_cookie
+    assert "Secretive" in text  # the runs did log and answer
+    for secret in (PLEX_TOKEN, "stash-api-key-secret-42", cookie):
+        assert secret not in text and secret not in files
