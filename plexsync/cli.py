@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     queue = add("queue", "the job queue")
     queue.add_argument("action", choices=["clear"])
     add("log", "the background worker's last 200 log records")
+    package = add("package", "build dist/PlexSync.zip and dist/index.yml for a Stash plugin source")
+    package.add_argument("--dist", default=str(DEFAULT_PLUGIN_DIR / "dist"))
     demo = add("demo", "run PlexSync against the built-in sandbox (fake Stash + fake Plex)")
     demo.add_argument("--keep", action="store_true", help="keep the temporary plugins folder")
     return parser
@@ -56,20 +58,28 @@ def _dlq_list(options) -> list:
 
 
 def _run(options) -> object:
-    if options.command == "demo":
-        from plexsync.sandbox.demo import run_demo  # the sandbox is not shipped in the plugin package
+    match options.command, getattr(options, "action", None):
+        case "demo", _:
+            try:
+                from plexsync.sandbox.demo import run_demo  # the sandbox is not shipped in the plugin package
+            except ImportError:
+                raise PlexSyncError("the demo needs a checkout of the repository (the sandbox is not in the plugin package)") from None
+            return run_demo(keep=options.keep)
+        case "package", _:
+            from plexsync.package import build
 
-        return run_demo(keep=options.keep)
-    if options.command == "status":
-        return _task(options, "status")
-    if options.command == "log":
-        return _task(options, "log")
-    if options.command == "queue":
-        return _task(options, "queue_clear")
-    if options.action == "list":
-        return _dlq_list(options)
-    mode = "dlq_retry" if options.action == "retry" else "dlq_clear"
-    return _task(options, mode, scene_id=options.scene_id, error_class=options.error_class)
+            return build(Path(options.dist))
+        case "status", _:
+            return _task(options, "status")
+        case "log", _:
+            return _task(options, "log")
+        case "queue", "clear":
+            return _task(options, "queue_clear")
+        case "dlq", "list":
+            return _dlq_list(options)
+        case "dlq", action:
+            mode = "dlq_retry" if action == "retry" else "dlq_clear"
+            return _task(options, mode, scene_id=options.scene_id, error_class=options.error_class)
 
 
 def _print(result: object) -> None:
@@ -93,8 +103,11 @@ def main(argv=None) -> int:
     except PlexSyncError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if options.json:
-        print(json.dumps(result, indent=2, default=str))
-    else:
-        _print(result)
+    try:
+        if options.json:
+            print(json.dumps(result, indent=2, default=str))
+        else:
+            _print(result)
+    except BrokenPipeError:  # e.g. piped into head
+        sys.stderr.close()
     return 0

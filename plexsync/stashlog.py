@@ -143,9 +143,12 @@ def apply_cached(log_settings: dict) -> None:
 
 
 def progress(fraction: float, stream=None) -> None:
-    """Report task progress (0..1) as Stash's ``\\x01p\\x02`` line."""
+    """Report task progress (0..1) as Stash's ``\\x01p\\x02`` line (only when talking to Stash)."""
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, StashHandler)]
+    if not handlers and stream is None:
+        return  # the command line or a test: no progress bar to feed
     value = min(1.0, max(0.0, fraction))
-    stream = stream or sys.stderr
+    stream = stream or handlers[0].stream or sys.stderr
     try:
         stream.write(f"\x01p\x02{value:.4f}\n")
         stream.flush()

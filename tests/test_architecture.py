@@ -9,7 +9,7 @@ PACKAGE = ROOT / "plexsync"
 
 # Lower rank = lower layer. A module may import only modules of its own rank or lower.
 RANKS = {
-    "errors": 0, "paths": 1, "stashlog": 1, "protocol": 1, "procs": 1,
+    "errors": 0, "deps": 0, "package": 1, "paths": 1, "stashlog": 1, "protocol": 1, "procs": 1,
     "state": 2, "settings": 2, "jobs": 2,
     "lease": 3, "schedule": 3, "breaker": 3, "retries": 3, "deadletters": 3, "records": 3, "worklog": 3,
     "transport": 3, "stash": 4, "plex": 4,
