@@ -17,19 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from measure import peak_rss_mb  # noqa: E402
 from plexsync.jobs import JobQueue, new_job  # noqa: E402
 from plexsync.sandbox.world import Sandbox  # noqa: E402
 from plexsync.state import data_dir_for  # noqa: E402
-
-
-def peak_rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def run(jobs: int, latency_ms: float, background: bool) -> dict:

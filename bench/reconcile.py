@@ -12,23 +12,13 @@ import collections
 import json
 import re
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from measure import timed_task  # noqa: E402
 from plexsync.sandbox.world import Sandbox  # noqa: E402
-
-
-def peak_rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def run(scenes: int, latency_ms: float) -> dict:
@@ -40,14 +30,7 @@ def run(scenes: int, latency_ms: float) -> dict:
         sandbox.plex.latency = latency_ms / 1000
         sandbox.plex.reset_log()
         sandbox.stash.reset_log()
-        started = time.perf_counter()
-        running = host.start_task("PlexSync", host.task_for_mode("PlexSync", "reconcile"), {"scope": "all"})
-        peak = 0.0
-        while running.running():
-            peak = max(peak, peak_rss_mb(running.pid))
-            time.sleep(0.02)
-        result = running.wait()
-        elapsed = time.perf_counter() - started
+        result, elapsed, peak = timed_task(host, "reconcile", {"scope": "all"})
         kinds = collections.Counter(f"{r.method} {re.sub(r'[0-9][0-9,]*', 'N', r.path)}" for r in sandbox.plex.requests)
         stash_ops = collections.Counter(r.operation_name for r in sandbox.stash.requests)
     return {"scenes": scenes, "plex_latency_ms": latency_ms, "seconds": round(elapsed, 2),

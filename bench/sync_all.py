@@ -12,36 +12,19 @@ import argparse
 import collections
 import json
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from measure import timed_task  # noqa: E402
 from plexsync.sandbox.world import Sandbox  # noqa: E402
-
-
-def peak_rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def timed_run(sandbox: Sandbox, host) -> dict:
     sandbox.plex.reset_log()
     sandbox.stash.reset_log()
-    started = time.perf_counter()
-    running = host.start_task("PlexSync", host.task_for_mode("PlexSync", "sync_all"))
-    peak = 0.0
-    while running.running():
-        peak = max(peak, peak_rss_mb(running.pid))
-        time.sleep(0.02)
-    result = running.wait()
-    elapsed = time.perf_counter() - started
+    result, elapsed, peak = timed_task(host, "sync_all")
     plex = collections.Counter(f"{r.method} {r.path.rsplit('/', 1)[-1] if r.method != 'GET' else r.path.split('/')[2] if r.path.count('/') > 1 else r.path}"
                                for r in sandbox.plex.requests)
     changed = max(1, result.output["synced"])

@@ -14,7 +14,6 @@ import traceback
 from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
-from plexsync.breaker import CircuitBreaker
 from plexsync.deadletters import DeadLetters
 from plexsync.errors import NotFoundYet, PermanentError, TransientError
 from plexsync.jobs import Claim, Job, JobQueue

@@ -8,7 +8,7 @@ from typing import Callable, Optional
 
 from plexsync.errors import ItemMissing, NotFoundYet, PermanentError
 from plexsync.jobs import Job
-from plexsync.matcher import HIGH, Match, Matcher, scene_files
+from plexsync.matcher import HIGH, Matcher, scene_files
 from plexsync.metadata import Desired, describe, desired_state, plan_edit, plex_view
 from plexsync.paths import dirname, file_key, within
 from plexsync.plex import PlexClient

@@ -149,3 +149,16 @@ def test_job_round_trips_through_json_and_ignores_unknown_keys():
     job = new_job(5, "destroy", path="/x/\u202eevil.mp4", delete_file=True)
     assert Job.from_dict({**job.to_dict(), "future_key": 1}) == job
     assert job.attempted("not_found").not_found_attempts == 1 and job.attempted("transient").transient_attempts == 1
+
+
+def test_acknowledged_rows_are_purged_so_the_queue_file_stays_small(data_dir):
+    queue = JobQueue(data_dir, resume=True)
+    for n in range(5000):
+        queue.put(new_job(n, "update"))
+        queue.ack(queue.claim())
+        if n % 200 == 199:
+            queue.purge_acked()  # what the worker does every 200 jobs and on exit
+    rows = queue._sql("SELECT COUNT(*) FROM ack_queue_default")[0][0]
+    wal = queue.path.with_name(queue.path.name + "-wal")
+    assert rows == 0 and queue.path.stat().st_size < 100_000
+    assert not wal.exists() or wal.stat().st_size < 8_000_000  # SQLite checkpoints the WAL at ~4 MB
