@@ -86,10 +86,10 @@ class Delivery:
             return replace(self._transient(job, exc), error=type(exc).__name__)
         except NotFoundYet as exc:
             self._succeeded()
-            return replace(self._retry(job, "not_found", str(exc)), error=type(exc).__name__)
+            return replace(self._retry(job, "not_found", str(exc), exc.scene_title), error=type(exc).__name__)
         except PermanentError as exc:
             self._succeeded()
-            return replace(self._bury(job, "permanent", str(exc)), error=type(exc).__name__)
+            return replace(self._bury(job, "permanent", str(exc), exc.scene_title), error=type(exc).__name__)
         except Exception as exc:  # loop boundary: a bug must not stop the worker or lose the job
             log.debug("scene %s: %s", job.scene_id, "".join(traceback.format_exception(exc)))
             return replace(self._bury(job, "bug", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()[-4000:]}"),
@@ -134,26 +134,32 @@ class Delivery:
         breaker = self.breakers.get(exc.service)
         if breaker is not None and breaker.record_failure(str(exc)):
             return self._hold(job, breaker.snapshot().retry_at or self.clock(), str(exc))
-        return self._retry(job, "transient", str(exc))
+        return self._retry(job, "transient", str(exc), exc.scene_title)
 
     def _hold(self, job: Job, until: float, reason: str) -> Result:
         self.retries.defer(job, until, "transient", reason, held=True)
         log.debug("scene %s: held until the circuit breaker half-opens (%s)", job.scene_id, reason)
         return Result("held", job.scene_id, reason, "transient")
 
-    def _retry(self, job: Job, error_class: str, message: str) -> Result:
+    def _retry(self, job: Job, error_class: str, message: str, title: str = "") -> Result:
         job = job.attempted(error_class)
         attempts = job.not_found_attempts if error_class == "not_found" else job.transient_attempts
         policy = self.policies[error_class]
         if policy.exhausted(attempts):
-            return self._bury(job, error_class, f"{message} (gave up after {attempts} tries)")
+            return self._bury(job, error_class, f"{message} (gave up after {attempts} tries)", title)
         delay = policy.delay(attempts, self.rand)
         self.retries.defer(job, self.clock() + delay, error_class, message)
-        log.debug("scene %s: %s; retry %s/%s in %.0f s", job.scene_id, message, attempts, policy.max_tries, delay)
+        log.debug("scene %s%s: %s; retry %s/%s in %.0f s", job.scene_id, _quoted(title), message, attempts,
+                  policy.max_tries, delay)
         return Result("retry", job.scene_id, message, error_class)
 
-    def _bury(self, job: Job, error_class: str, message: str) -> Result:
+    def _bury(self, job: Job, error_class: str, message: str, title: str = "") -> Result:
         self.letters.bury(job, error_class, message)
         first_line = message.splitlines()[0] if message else error_class
-        log.error("scene %s: not synced (%s): %s", job.scene_id, error_class.replace("_", " "), first_line)
+        log.error("scene %s%s: not synced (%s): %s", job.scene_id, _quoted(title), error_class.replace("_", " "), first_line)
         return Result("dead", job.scene_id, first_line, error_class)
+
+
+def _quoted(title: str) -> str:
+    return f' "{title}"' if title else ""
+

@@ -11,6 +11,7 @@ class PlexSyncError(Exception):
     """Base class of every PlexSync error."""
 
     error_class = "permanent"
+    scene_title = ""  # set by the syncer once it knows the scene, for the one-line outcome log
 
 
 class BadInput(PlexSyncError):

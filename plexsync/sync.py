@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
-from plexsync.errors import ItemMissing, NotFoundYet, PermanentError
+from plexsync.errors import ItemMissing, NotFoundYet, PermanentError, PlexSyncError
 from plexsync.jobs import Job
 from plexsync.matcher import HIGH, Matcher, scene_files
 from plexsync.metadata import Desired, describe, desired_state, plan_edit, plex_view
@@ -61,7 +61,11 @@ class Syncer:
         if scene is None:
             self.records.forget(job.scene_id)
             return Outcome("gone", job.scene_id, detail="deleted in Stash before it could be synced")
-        return self.write(scene, fetched_at, job)
+        try:
+            return self.write(scene, fetched_at, job)
+        except PlexSyncError as exc:
+            exc.scene_title = scene.get("title") or ""
+            raise
 
     def expand(self, job: Job) -> list:
         """The scenes a fan-out job stands for: those using the object now, and those PlexSync last
