@@ -9,7 +9,6 @@ pinned requirements. Otherwise the run ends with one error naming the Python Sta
 import importlib.util
 import json
 import sys
-import sysconfig
 from pathlib import Path
 
 REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements.txt"
@@ -37,6 +36,8 @@ def externally_managed() -> bool:
     """True where pip refuses to install into this Python without --break-system-packages (PEP 668)."""
     if sys.prefix != sys.base_prefix:
         return False
+    import sysconfig  # only on the error path: the hook pays for nothing it does not use
+
     return (Path(sysconfig.get_path("stdlib")) / "EXTERNALLY-MANAGED").exists()
 
 

@@ -12,7 +12,7 @@ import sys
 
 MAX_LINE_BYTES = 60_000
 LEVEL_CHARS = {logging.DEBUG: "d", logging.INFO: "i", logging.WARNING: "w", logging.ERROR: "e"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f]"  # compiled on first use (re caches it): hooks rarely log
 # One pattern for secret-looking parameters in URLs, headers and cookies; compiled on first use so
 # a hook that logs nothing does not pay for it.
 _SECRET_PARAMS = r"(?i)(x-plex-token=|apikey[\"']?\s*[:=]\s*[\"']?|session=)[^;&\s\"',}]+"
@@ -80,7 +80,7 @@ def stash_lines(level: int, message: str) -> list[str]:
     char = LEVEL_CHARS.get(level) or ("e" if level > logging.ERROR else "d")
     lines = []
     for text in message.splitlines() or [""]:
-        text = _CONTROL.sub("?", text).strip()
+        text = re.sub(_CONTROL, "?", text).strip()
         if not text:
             continue
         encoded = text.encode("utf-8")
