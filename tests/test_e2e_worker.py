@@ -9,20 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 from plexsync.jobs import JobQueue, new_job
 from plexsync.state import data_dir_for
 
 WORKER_ENV = {"PLEXSYNC_IDLE_EXIT": "2"}
-
-
-def wait_until(predicate, timeout=60.0, every=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return predicate()
 
 
 def puts_per_item(sandbox) -> collections.Counter:
@@ -62,7 +54,7 @@ def test_bulk_edit_of_200_scenes_reaches_plex_with_one_put_each(sandbox, host):
     tag = sandbox.stash.add_tag("Bulk tag")
     results = host.bulk_scene_update([s for s, _ in scenes], tag_ids_add=[str(tag)])
     assert [r.output for r in results] == ["queued"] * 200
-    assert wait_until(lambda: all(sandbox.plex.item(k).tag_names("genre") == ["Bulk tag"] for _, k in scenes), 120)
+    assert wait_for(lambda: all(sandbox.plex.item(k).tag_names("genre") == ["Bulk tag"] for _, k in scenes), 120)
     counts = puts_per_item(sandbox)
     assert set(counts) == {k for _, k in scenes} and max(counts.values()) == 1
 
@@ -91,7 +83,7 @@ def test_concurrent_hook_streams_start_exactly_one_worker(sandbox, host):
         thread.start()
     for thread in workers:
         thread.join()
-    synced = wait_until(lambda: all(sandbox.plex.item(k).title != "raw" for k in keys.values()), 120)
+    synced = wait_for(lambda: all(sandbox.plex.item(k).title != "raw" for k in keys.values()), 120)
     stop.set()
     sampler.join()
     assert synced and max(seen) == 1 and len(seen) > 100
@@ -107,14 +99,14 @@ def test_killed_worker_loses_nothing_and_repeats_at_most_one_edit(sandbox, host)
         queue.put(new_job(scene_id, "update"))
     queue.close()
     host.scene_update(scenes[0][0], title="Drain 0")  # a hook starts the worker on the backlog
-    assert wait_until(lambda: len(puts_per_item(sandbox)) >= random.randint(20, 150), 60)
+    assert wait_for(lambda: len(puts_per_item(sandbox)) >= random.randint(20, 150), 60)
     [pid] = worker_pids(sandbox)
     os.kill(pid, signal.SIGKILL)
-    assert wait_until(lambda: worker_pids(sandbox) == [], 10)
+    assert wait_for(lambda: worker_pids(sandbox) == [], 10)
     done_before = len(puts_per_item(sandbox))
     assert done_before < 301
     host.scene_update(scenes[300][0], title="Drain 300 (last hook)")
-    assert wait_until(lambda: len(puts_per_item(sandbox)) == 301, 120)
+    assert wait_for(lambda: len(puts_per_item(sandbox)) == 301, 120)
     counts = puts_per_item(sandbox)
     assert sum(1 for c in counts.values() if c > 1) <= 1
     assert all(sandbox.plex.item(k).title.startswith("Drain") for _, k in scenes)
@@ -129,10 +121,10 @@ def test_plex_refusing_connections_mid_drain_ends_with_everything_synced(sandbox
         queue.put(new_job(scene_id, "update"))
     queue.close()
     host.scene_update(scenes[0][0], title="Outage 0")
-    assert wait_until(lambda: len(puts_per_item(sandbox)) >= 10, 60)
+    assert wait_for(lambda: len(puts_per_item(sandbox)) >= 10, 60)
     sandbox.plex.stop()  # connection refused, pooled keep-alive sockets included
     time.sleep(3.0)  # a 30 s outage in the worker's 0.1 time scale
     sandbox.plex.restart()
-    assert wait_until(lambda: all(sandbox.plex.item(k).title.startswith("Outage") for _, k in scenes), 120)
+    assert wait_for(lambda: all(sandbox.plex.item(k).title.startswith("Outage") for _, k in scenes), 120)
     status = host.run_task_by_mode("PlexSync", "status").output
     assert status["dead_letters"] == 0 and status["last_outage"] is not None

@@ -1,22 +1,12 @@
 """Renames, merges and deletes of performers, studios and tags reach Plex through fan-out hooks."""
 
-import time
-
 import pytest
+from helpers import wait_for
 
 
 @pytest.fixture
 def host(sandbox):
     return sandbox.host(env={"PLEXSYNC_IDLE_EXIT": "1"})
-
-
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def test_renamed_performer_reaches_every_scene_that_uses_it(sandbox, host):

@@ -1,6 +1,7 @@
 """Reconcile: a known mix of scenes is classified exactly, the right ones are queued, and a drain fixes them."""
 
 import pytest
+from helpers import wait_for
 
 from plexsync.jobs import JobQueue
 from plexsync.sandbox.world import PLEX_ROOT, STASH_ROOT
@@ -130,14 +131,10 @@ def test_scheduled_reconcile_is_queued_once_when_due(db, clock):
 
 
 def test_daily_reconcile_runs_in_the_background_worker(sandbox, host):
-    import time
-
     sandbox.configure(reconcile_interval="daily")
     scene, _ = sandbox.add_scene("Scheduled")
     host.run_task_by_mode("PlexSync", "reindex")  # any run that reads the settings caches the interval
     host.scene_update(scene, title="Scheduled 2")  # the next invocation finds the reconcile due
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not host.run_task_by_mode("PlexSync", "status").output["last_reconcile"]:
-        time.sleep(0.2)
+    assert wait_for(lambda: host.run_task_by_mode("PlexSync", "status").output["last_reconcile"], every=0.2)
     last = host.run_task_by_mode("PlexSync", "status").output["last_reconcile"]
     assert last["scope"] == "recent" and last["in_sync"] + last["never_synced"] + last["stale"] == 1

@@ -4,6 +4,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from helpers import wait_for
 
 from plexsync.jobs import JobQueue, new_job
 from plexsync.sandbox.world import PLEX_ROOT, STASH_ROOT
@@ -107,15 +108,6 @@ def _alive(pid):
     from plexsync.procs import process_alive
 
     return process_alive(pid)
-
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_status_dead_letter_and_queue_tasks(sandbox, host):
