@@ -40,11 +40,12 @@ def collect(data_dir: Path, clock: Callable[[], float] = time.time) -> dict:
 
 def _report(db: StateDB, queue: JobQueue, clock: Callable[[], float]) -> dict:
     retries, letters = RetrySchedule(db, clock), DeadLetters(db, clock)
-    breaker = CircuitBreaker(db, clock=clock).snapshot()
+    plex_breaker = CircuitBreaker(db, clock=clock)
+    breaker, stash = plex_breaker.snapshot(), CircuitBreaker(db, "stash", clock=clock).snapshot()
     holder = Lease(db, token="", clock=clock).holder()
     waiting, in_flight = queue.pending(), queue.in_flight()
     by_class = letters.counts()
-    outage = CircuitBreaker(db, clock=clock).last_outage()
+    outage = plex_breaker.last_outage()
     totals = SyncRecords(db, clock).totals()
     return {
         "pending": waiting + in_flight,
@@ -55,6 +56,7 @@ def _report(db: StateDB, queue: JobQueue, clock: Callable[[], float]) -> dict:
         "dead_letters_by_class": by_class,
         "breaker": {"state": breaker.state, "failures": breaker.failures, "retry_at": iso(breaker.retry_at),
                     "last_error": breaker.last_error or None},
+        "stash_breaker": {"state": stash.state, "failures": stash.failures, "last_error": stash.last_error or None},
         "last_outage": outage and {**outage, "started_at": iso(outage["started_at"]), "ended_at": iso(outage["ended_at"])},
         "worker": {"running": holder is not None, "pid": holder.pid if holder else None},
         "last_sync_at": iso(totals["last_sync_at"]),

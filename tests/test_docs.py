@@ -54,3 +54,13 @@ def test_the_readme_commands_are_the_ones_ci_runs():
     assert command in ci
     assert "python3 -m pip install -r requirements-dev.txt && python3 -m pytest" in README
     assert "python3 -m pip install -r requirements.txt && python3 -m plexsync demo" in README
+
+
+def test_manifest_loads_under_stashs_strict_rules():
+    from plexsync.sandbox.stash_host import load_manifest
+
+    config = load_manifest(str(ROOT / "PlexSync.yml"))
+    triggers = [trigger for hook in config["hooks"] for trigger in hook["triggeredBy"]]
+    assert triggers[:3] == ["Scene.Create.Post", "Scene.Update.Post", "Scene.Destroy.Post"]
+    assert all(hook["defaultArgs"] == {"mode": "hook"} for hook in config["hooks"])
+    assert config["exec"] == ["python", "{pluginDir}/PlexSync.py"] and config["interface"] == "raw"
