@@ -104,20 +104,10 @@ class BulkSync:
         tally(self.counts, result.kind, result.error_class, result.error)
 
 
-def recent_threshold(runtime: Runtime, now: datetime) -> Optional[str]:
-    """``YYYY-MM-DDTHH:MM:SS`` 24 hours ago in the Stash server's own offset (protocol §5.3)."""
-    _, latest = runtime.stash.scenes_page(1, 1, sort="updated_at", direction="DESC")
-    if not latest:
-        return None
-    stamp = latest[0]["updated_at"]
-    offset = datetime.fromisoformat(stamp.replace("Z", "+00:00")).utcoffset() or timedelta(0)
-    return (now.astimezone(timezone(offset)) - timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%S")
-
-
 def sync_recent(runtime: Runtime, progress: Callable[[float], None], now: Optional[datetime] = None) -> dict:
     """Scenes updated since the last run's checkpoint (first run: the last 24 hours)."""
     db = runtime.db
-    since = db.get(RECENT_KEY) or recent_threshold(runtime, now or datetime.now(timezone.utc))
+    since = db.get(RECENT_KEY) or runtime.stash.server_time((now or datetime.now(timezone.utc)) - timedelta(hours=24))
     if since is None:
         progress(1.0)
         return {**dict.fromkeys(COUNT_KEYS, 0), "since": None}

@@ -129,9 +129,8 @@ def ensure_worker(db: StateDB, connection: ServerConnection) -> Optional[int]:
     if lease.holder() is not None or not lease.acquire(ttl=SPAWN_TTL):  # cheap read first, then the lock
         return None
     payload = json.dumps({"server_connection": connection.to_json(), "lease_token": token}).encode()
-    data_dir = data_dir_for(plugin_dir(connection))
     argv = [sys.executable, str(ENTRY_SCRIPT), "--worker"]
-    pid = spawn_detached(argv, payload, log_path=str(data_dir / "worker.stderr"))
+    pid = spawn_detached(argv, payload, log_path=str(db.path.parent / "worker.stderr"))
     lease.hand_over(pid)
     log.debug("started background worker (pid %s)", pid)
     return pid

@@ -73,17 +73,8 @@ class Reconcile:
         window = SCOPES[scope]
         if window is None:
             return None
-        since = self._server_time(datetime.now(timezone.utc) - window)
+        since = self.runtime.stash.server_time(datetime.now(timezone.utc) - window)
         return {"updated_at": {"value": since, "modifier": "GREATER_THAN"}} if since else None
-
-    def _server_time(self, moment: datetime) -> Optional[str]:
-        """``moment`` written in the Stash server's own offset, as Stash compares text (protocol §5.3)."""
-        _, latest = self.runtime.stash.scenes_page(1, 1, sort="updated_at", direction="DESC")
-        if not latest:
-            return None
-        stamp = latest[0]["updated_at"].replace("Z", "+00:00")
-        offset = datetime.fromisoformat(stamp).utcoffset() or timedelta(0)
-        return moment.astimezone(timezone(offset)).strftime("%Y-%m-%dT%H:%M:%S")
 
     def _page(self, scenes: list, fetched_at: float) -> None:
         records = self.runtime.delivery.syncer.records.many([int(s["id"]) for s in scenes])

@@ -51,6 +51,12 @@ class Runtime:
         """Release files."""
         self.queue.close()
 
+    def __enter__(self) -> "Runtime":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def client_id(db: StateDB) -> str:
     """The persisted ``X-Plex-Client-Identifier`` (created once)."""

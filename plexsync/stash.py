@@ -8,6 +8,7 @@ tenacity; everything else is translated into PlexSync's error classes here and n
 
 import logging
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional
 
 import requests
@@ -113,6 +114,18 @@ class StashClient:
             if not scenes or page * per_page >= total:
                 return
             page += 1
+
+    def server_time(self, moment: datetime) -> Optional[str]:
+        """``moment`` as ``YYYY-MM-DDTHH:MM:SS`` in the Stash server's own offset, or None without scenes.
+
+        Stash stores local-offset timestamps and compares them as text (protocol §5.3), so the offset
+        is read off the most recently updated scene rather than assumed.
+        """
+        _, latest = self.scenes_page(1, 1, sort="updated_at", direction="DESC")
+        if not latest:
+            return None
+        offset = datetime.fromisoformat(latest[0]["updated_at"].replace("Z", "+00:00")).utcoffset() or timedelta(0)
+        return moment.astimezone(timezone(offset)).strftime("%Y-%m-%dT%H:%M:%S")
 
     def image(self, url: str) -> bytes:
         """Download an image (scene cover) with the same authentication as GraphQL."""

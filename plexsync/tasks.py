@@ -133,11 +133,8 @@ def _foreground(task: Task, work: Callable) -> dict:
     if not take_over(task.db, lease):
         raise BadInput("the background worker did not hand the queue over within 2 minutes; try again")
     try:
-        runtime = build(task.input.connection, task.data_dir, task.db, resume=True)
-        try:
+        with build(task.input.connection, task.data_dir, task.db, resume=True) as runtime:
             result = work(runtime)
-        finally:
-            runtime.close()
     finally:
         lease.release()
     stashlog.progress(1.0)
@@ -178,20 +175,14 @@ def _runtime(task: Task):
 
 def run_preview(task: Task) -> list:
     """``preview``: match and field diff for ``scene_id`` or the 20 latest scenes; writes nothing."""
-    runtime = _runtime(task)
-    try:
+    with _runtime(task) as runtime:
         return preview.preview(runtime, task.int_arg("scene_id"))
-    finally:
-        runtime.close()
 
 
 def run_reindex(task: Task) -> dict:
     """``reindex``: rebuild the library index and report what maps to nothing."""
-    runtime = _runtime(task)
-    try:
+    with _runtime(task) as runtime:
         return preview.reindex(runtime)
-    finally:
-        runtime.close()
 
 
 def run_health(task: Task) -> dict:
@@ -202,11 +193,8 @@ def run_health(task: Task) -> dict:
 def run_reconcile(task: Task) -> dict:
     """``reconcile``: classify every scene in ``scope`` and queue what a sync would fix."""
     dry_run = str(task.args.get("dry_run", "")).lower() in ("true", "1", "yes")
-    runtime = _runtime(task)
-    try:
+    with _runtime(task) as runtime:
         report = Reconcile(runtime, stashlog.progress, dry_run).run(str(task.args.get("scope") or "all"))
-    finally:
-        runtime.close()
     log_reconcile(report)
     if report["queued"]:
         ensure_worker(task.db, task.input.connection)
