@@ -1005,6 +1005,7 @@ class FakeStash:
         self._reset_data()
         self._cookies = [self._mint_cookie()]
         self._server: Optional[http.server.ThreadingHTTPServer] = None
+        self._port = 0  # kept across stop()/start(), so a client sees Stash go down and come back
         self._thread: Optional[threading.Thread] = None
         self._conns: set = set()
 
@@ -1022,8 +1023,9 @@ class FakeStash:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> "FakeStash":
-        """Bind 127.0.0.1 on a free port and serve in a background thread."""
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        """Bind 127.0.0.1 (a free port the first time, the same one after a stop) and serve in a background thread."""
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", self._port), _Handler)
+        self._port = server.server_address[1]
         server.daemon_threads = True
         server.stash = self  # type: ignore[attr-defined]
         server.handle_error = lambda request, address: None  # type: ignore[assignment]
