@@ -9,6 +9,7 @@ requests in flight before it returns; the exit status is then 0.
 
 import logging
 import os
+import signal
 import sys
 from typing import Optional
 
@@ -47,8 +48,16 @@ def check_stash(provider: Provider) -> Optional[str]:
     return None
 
 
+def _exit_cleanly(signum, frame) -> None:
+    """SIGTERM/SIGINT outside uvicorn's own handling (before it starts, or re-raised by it after its
+    graceful shutdown): leave with status 0 instead of dying by the signal."""
+    raise SystemExit(0)
+
+
 def serve(config: ProviderConfig, host: str, port: int) -> int:
     """Run until a signal; returns the exit status."""
+    for handled in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(handled, _exit_cleanly)
     provider = Provider(config)
     refusal = check_stash(provider)
     if refusal:
