@@ -105,6 +105,7 @@ class StashFileIndex:
         self._lock = threading.Lock()      # guards the tables
         self._updating = threading.Lock()  # one build or refresh at a time
         self._high_water = ""
+        self._started = float("-inf")
         self.refreshed_at: Optional[float] = None
         self.requests = 0
 
@@ -134,18 +135,21 @@ class StashFileIndex:
         log.info("indexed %s Stash files of %s scenes", sum(len(s.files) for s in tables.scenes.values()), len(tables.scenes))
         return len(tables.scenes)
 
-    def refresh(self, max_age: float = 0.0, wait: bool = True) -> bool:
-        """Bring the index up to date unless it is younger than ``max_age``; False if skipped.
+    def refresh(self, max_age: float = 0.0, wait: bool = True, after: Optional[float] = None) -> bool:
+        """Bring the index up to date; False if skipped.
 
-        One caller updates at a time; with ``wait`` the others wait for it and use its result.
+        Skipped when younger than ``max_age``, or when a refresh started after the moment ``after``
+        (a request that missed uses the refresh another request started meanwhile). One caller
+        updates at a time; with ``wait`` the others wait for it and then decide.
         """
         if self.age() < max_age:
             return False
         if not self._updating.acquire(blocking=wait):
             return False
         try:
-            if self.age() < max_age:  # someone else refreshed while we waited
+            if self.age() < max_age or (after is not None and self._started > after):
                 return False
+            self._started = self.clock()
             if not self.ready:
                 self.build()
             else:

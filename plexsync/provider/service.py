@@ -27,7 +27,6 @@ from plexsync.stash import StashClient
 log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = 2.0   # one Stash request on Plex's clock: a match or metadata answers within 3 s
 BUILD_TIMEOUT = 15.0    # one page of the index build (1,000 scenes)
-MISS_REFRESH = 2.0      # a file the index does not know refreshes it, at most this often
 MAX_AGE = 60.0          # a known file still refreshes the index this often (in the background of a request)
 SETTINGS_AGE = 300.0
 StashTrouble = (TransientError, AuthError, ConfigError)
@@ -114,6 +113,9 @@ class Provider:
         return [documents.match_item(candidate, settings) for candidate in found]
 
     def _candidates(self, request: MatchRequest) -> list:
+        """Look the file up; a miss refreshes the index first, unless another request's refresh began after
+        this one arrived (misses during a scan share one refresh)."""
+        arrived = self.clock()
         if not self.gate.up and self.gate.answered:
             self.gate.call(self.stash.version)  # shut: raises at once; after the cooldown this probes
         if not self.index.ready:
@@ -121,10 +123,10 @@ class Provider:
         elif self.index.age() > MAX_AGE:
             self.gate.call(self.index.refresh, MAX_AGE, False)
         if request.manual:
-            self.gate.call(self.index.refresh, MISS_REFRESH)
+            self.gate.call(self.index.refresh, 0.0, True, arrived)
             return self._matcher.manual(request)
         found = self._matcher.automatic(request)
-        if found is None and self.gate.call(self.index.refresh, MISS_REFRESH):
+        if found is None and self.gate.call(self.index.refresh, 0.0, True, arrived):
             found = self._matcher.automatic(request)
         return [found] if found else []
 
