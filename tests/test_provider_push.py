@@ -121,5 +121,5 @@ def test_a_file_scanned_in_through_the_provider_then_gets_stash_edits_by_push(sa
     assert item.poster_bytes == stash.screenshot_bytes(scene)  # uploaded: Plex's cloud cannot reach Stash
     assert item.tag_names("genre") == ["Beach"]  # removed in Stash, removed in Plex (a provider refresh never does)
     assert {"title", "genre", "thumb"} <= item.locks
-    log = (sandbox.data_dir / "worker.log").read_text(encoding="utf-8", errors="replace")
-    assert "matched by the provider's guid" in log
+    log = sandbox.data_dir / "worker.log"
+    assert wait_for(lambda: "matched by the provider's guid" in log.read_text(encoding="utf-8", errors="replace"), timeout=30)
