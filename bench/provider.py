@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,8 +51,10 @@ def serve_stash(files: int, known: int, latency: float) -> None:
     studios = [stash.add_studio(f"Studio {n}") for n in range(20)]
     performers = [stash.add_performer(f"Performer {n}") for n in range(200)]
     tags = [stash.add_tag(f"Tag {n}") for n in range(100)]
+    first = datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=2)))  # a library curated over months
     for n in range(known):
-        stash.add_scene(title=f"Scene {n}", details="A scene. " * 20, date="2024-06-21", studio=studios[n % 20],
+        stamp = (first + timedelta(minutes=17 * n)).isoformat()
+        stash.add_scene(title=f"Scene {n}", created_at=stamp, updated_at=stamp, details="A scene. " * 20, date="2024-06-21", studio=studios[n % 20],
                         performers=[performers[n % 200], performers[(n * 7) % 200]], tags=[tags[(n + k) % 100] for k in range(5)],
                         files=[{"path": stash_path(n), "size": 1_000_000 + n, "duration": 600.0 + n % 60}])
     stash.latency = latency

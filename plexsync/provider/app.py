@@ -104,37 +104,40 @@ def create_app(provider: Provider) -> FastAPI:
     app = FastAPI(title="PlexSync metadata provider", docs_url=None, redoc_url=None, openapi_url=None)
     _install_error_handlers(app)
 
+    # Routes answer JSONResponse themselves: the documents are plain JSON already, and FastAPI's
+    # jsonable_encoder pass over them would cost more than the lookup behind a match.
+
     @app.get("/")
-    async def root() -> dict:
-        return documents.media_provider()
+    async def root() -> JSONResponse:
+        return JSONResponse(documents.media_provider())
 
     @app.get("/health")
-    async def health() -> dict:
-        return await _guarded(provider.health)
+    async def health() -> JSONResponse:
+        return JSONResponse(await _guarded(provider.health))
 
     @app.post(documents.MATCH_KEY)
-    async def match(request: Request) -> dict:
+    async def match(request: Request) -> JSONResponse:
         wanted = _parse_match(await _body(request))
-        return documents.container(await _guarded(provider.match, wanted))
+        return JSONResponse(documents.container(await _guarded(provider.match, wanted)))
 
     @app.get(documents.METADATA_KEY + "/{rating_key}")
-    async def metadata(rating_key: str) -> dict:
+    async def metadata(rating_key: str) -> JSONResponse:
         found = await _guarded(provider.metadata, _scene_id(rating_key))
         if found is None:
             raise HTTPException(404, f"Stash has no scene {rating_key}")
-        return documents.container([found])
+        return JSONResponse(documents.container([found]))
 
     @app.get(documents.METADATA_KEY + "/{rating_key}/extras")
-    async def extras(rating_key: str) -> dict:
+    async def extras(rating_key: str) -> JSONResponse:
         _scene_id(rating_key)
-        return documents.container([])
+        return JSONResponse(documents.container([]))
 
     @app.get(documents.METADATA_KEY + "/{rating_key}/images")
-    async def images(rating_key: str) -> dict:
+    async def images(rating_key: str) -> JSONResponse:
         found = await _guarded(provider.images, _scene_id(rating_key))
         if found is None:
             raise HTTPException(404, f"Stash has no scene {rating_key}")
-        return documents.container(found, key="Image")
+        return JSONResponse(documents.container(found, key="Image"))
 
     @app.get("/images/{kind}/{object_id}")
     async def image(kind: str, object_id: int, v: str = "", sig: str = "") -> Response:

@@ -2,7 +2,7 @@
 
 A first library scan calls the provider once per file, so a match must cost no whole-library query.
 The index is built once by paging through ``findScenes`` (lean fields only) and afterwards refreshed
-from ``updated_at``: Stash compares timestamps as text in its own offset (stash-plugin-protocol.md
+from ``updated_at`` (ids first, then only the scenes that changed): Stash compares timestamps as text in its own offset (stash-plugin-protocol.md
 §5.3), so the high-water mark is Stash's own ``updated_at`` string, never our clock. Each refresh also
 asks for the total count in the same request; when the index holds more scenes than Stash has, scenes
 were deleted or merged, and the index is rebuilt. Lookups take a lock only to read plain dicts.
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Optional
 
+from plexsync.errors import InvalidData
 from plexsync.paths import basename, file_key
 from plexsync.stash import StashClient
 
@@ -24,9 +25,10 @@ _FIELDS = "count scenes { id title date updated_at files { path size duration } 
 BUILD_QUERY = ("query ProviderIndex($filter: FindFilterType) { findScenes(filter: $filter) { " + _FIELDS + " } }")
 CHANGES_QUERY = (
     "query ProviderChanges($filter: FindFilterType, $scene_filter: SceneFilterType) {"
-    " findScenes(filter: $filter, scene_filter: $scene_filter) { " + _FIELDS + " }"
+    " findScenes(filter: $filter, scene_filter: $scene_filter) { count scenes { id updated_at } }"
     " total: findScenes(filter: {per_page: 1}) { count } }"
 )
+SCENES_QUERY = "query ProviderScenes($ids: [ID!]) { findScenes(ids: $ids) { " + _FIELDS + " } }"
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,8 @@ class StashFileIndex:
         """List every scene (paged, sorted by id) into fresh tables and swap them in; returns scenes."""
         tables, high, page = _Tables(), "", 1
         while True:
-            data = self._query(BUILD_QUERY, {"filter": {"page": page, "per_page": self.page, "sort": "id", "direction": "ASC"}})
+            variables = {"filter": {"page": page, "per_page": self.page, "sort": "id", "direction": "ASC"}}
+            data = self._query(BUILD_QUERY, variables, "ProviderIndex")["findScenes"]
             for raw in data["scenes"]:
                 tables.put(_summary(raw))
                 high = max(high, raw.get("updated_at") or "")
@@ -159,17 +162,31 @@ class StashFileIndex:
             self._updating.release()
 
     def _changes(self) -> None:
-        since, page, changed, total = _earlier(self._high_water), 1, [], None
+        """Ids and ``updated_at`` of the scenes changed since the high-water mark (lean), then the
+        summaries of those that really differ. The mark is moved back a second because Stash's
+        timestamps have one-second steps; the overlap costs ids only."""
+        since, page, stamps, total = _earlier(self._high_water), 1, {}, None
         while True:
             variables = {"filter": {"page": page, "per_page": self.page, "sort": "updated_at", "direction": "ASC"},
                          "scene_filter": {"updated_at": {"value": since, "modifier": "GREATER_THAN"}} if since else {}}
-            data = self._query(CHANGES_QUERY, variables, whole=True)
+            data = self._query(CHANGES_QUERY, variables, "ProviderChanges")
             total = data["total"]["count"] if total is None else total
-            changed.extend(_summary(raw) for raw in data["findScenes"]["scenes"])
+            stamps.update((int(raw["id"]), raw["updated_at"]) for raw in data["findScenes"]["scenes"])
             if not data["findScenes"]["scenes"] or page * self.page >= data["findScenes"]["count"]:
                 break
             page += 1
-        self._apply(changed, total)
+        changed = [scene_id for scene_id, stamp in stamps.items() if getattr(self.scene(scene_id), "updated_at", None) != stamp]
+        try:
+            self._apply(self._fetch(changed), total)
+        except InvalidData:  # a changed scene was deleted meanwhile: findScenes(ids:) fails for a missing id
+            self.build()
+
+    def _fetch(self, scene_ids: list) -> list:
+        found = []
+        for start in range(0, len(scene_ids), self.page):
+            chunk = [str(scene_id) for scene_id in scene_ids[start:start + self.page]]
+            found += [_summary(raw) for raw in self._query(SCENES_QUERY, {"ids": chunk}, "ProviderScenes")["findScenes"]["scenes"]]
+        return found
 
     def _apply(self, changed: list, total: int) -> None:
         with self._lock:
@@ -184,12 +201,11 @@ class StashFileIndex:
         elif changed:
             log.debug("index refresh: %s scenes changed", len(changed))
 
-    def _query(self, query: str, variables: dict, whole: bool = False) -> dict:
-        """A build page (through the patient client) or a refresh (through the quick one)."""
+    def _query(self, query: str, variables: dict, operation: str) -> dict:
+        """A build page through the patient client, everything else through the quick one."""
         self.requests += 1
-        if whole:
-            return self.stash.query(query, variables, "ProviderChanges")
-        return self.bulk.query(query, variables, "ProviderIndex")["findScenes"]
+        client = self.bulk if operation == "ProviderIndex" else self.stash
+        return client.query(query, variables, operation)
 
     def scene(self, scene_id: int) -> Optional[SceneSummary]:
         """The indexed summary of a scene, or None."""
