@@ -386,3 +386,70 @@ def test_plex_path_map_from_the_environment_overrides_the_plugin_setting(stash, 
 
     assert match(provider, filename="/mnt/plex/x/clip.mp4")[0]["score"] == 100
     assert match(provider, filename="/mnt/plex/x/clip.mp4")[0]["ratingKey"] == f"scene-{scene}"
+
+
+# ------------------------------------------------------------------------------- the fake Plex's rules
+
+
+def test_a_refresh_adds_tags_never_removes_them_and_keeps_locked_fields(stash, served, plex):
+    scene = rich_scene(stash)
+    provider = served()
+    agents = agents_for(plex, provider)
+    key = agents.scan_file(1, f"{PLEX_ROOT}/2024/sunset.mp4")
+    with plex.changing(key) as item:
+        item.fields["summary"] = "My own words"
+        item.locks.add("summary")
+    stash.update_scene(scene, tags=["Beach", "Night"], details="Changed in Stash", title="Sunset, Renamed")
+    provider.provider.cache.ttl = 0  # no brief cache between the two refreshes of this test
+
+    assert agents.refresh(key)
+    item = plex.item(key)
+    assert item.tag_names("genre") == ["Beach", "Evening", "Night"]  # Evening stays: Plex never removes on refresh
+    assert item.fields["summary"] == "My own words" and item.fields["title"] == "Sunset, Renamed"
+
+
+def test_registration_checks_the_provider_document_as_plex_does(plex, tmp_path):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from plexsync.sandbox.plex_agents import ProviderRejected
+    from plexsync.provider.documents import media_provider
+
+    documents = {}
+
+    class Stub(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(documents[self.path.split("?")[0]]).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    good = media_provider()
+    bad_identifier = {"MediaProvider": {**good["MediaProvider"], "identifier": "tv.plex.agents.stash2plex"}}
+    bad_type = {"MediaProvider": {**good["MediaProvider"], "Types": [{"type": 8, "Scheme": [{"scheme": IDENTIFIER}]}]}}
+    absolute_key = {"MediaProvider": {**good["MediaProvider"],
+                                      "Feature": [{"type": "match", "key": "http://x/library/metadata/matches"},
+                                                  {"type": "metadata", "key": "/library/metadata"}]}}
+    documents.update({"/good": good, "/identifier": bad_identifier, "/type": bad_type, "/key": absolute_key})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    agents = MetadataAgents(plex)
+    try:
+        for path, words in (("/identifier", "must be tv.plex.agents.custom."), ("/type", "Unsupported metadata types"),
+                            ("/key", "not relative")):
+            with pytest.raises(ProviderRejected, match=words):
+                agents.register(base + path)
+        token = {"X-Plex-Token": plex.token}
+        added = requests.post(f"{plex.url}/media/providers/metadata", params={"uri": base + "/good"}, headers=token, timeout=5)
+        again = requests.post(f"{plex.url}/media/providers/metadata", params={"uri": base + "/good"}, headers=token, timeout=5)
+        listed = requests.get(f"{plex.url}/media/providers/metadata", headers={**token, "Accept": "application/json"}, timeout=5)
+    finally:
+        server.shutdown()
+    assert added.status_code == 200 and again.status_code == 409
+    assert [p["identifier"] for p in listed.json()["MediaContainer"]["MetadataAgentProvider"]] == [IDENTIFIER]
