@@ -133,6 +133,25 @@ def replay(url: str, files: int, known: int, concurrency: int) -> dict:
     return {"seconds": time.perf_counter() - started, "timings": timings, "outcomes": dict(outcomes)}
 
 
+def index_megabytes(files: int) -> float:
+    """What the provider's in-memory index holds for this many files (tracemalloc, in this process)."""
+    import gc
+    import tracemalloc
+
+    from plexsync.provider.index import _summary, _Tables
+
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    tables = _Tables()
+    for n in range(files):
+        tables.put(_summary({"id": str(n), "title": f"Scene {n}", "date": "2024-06-21", "updated_at": f"2024-01-01T00:00:{n % 60:02d}+02:00",
+                             "files": [{"path": stash_path(n), "size": 1_000_000 + n, "duration": 600.0}]}))
+    gc.collect()
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return round(used / 1e6, 1)
+
+
 def percentiles(values: list) -> dict:
     cuts = statistics.quantiles(values, n=100, method="inclusive")
     return {"p50": round(cuts[49], 2), "p99": round(cuts[98], 2), "max": round(max(values), 2)}
@@ -175,6 +194,7 @@ def main() -> None:
         "extras_ms": percentiles(result["timings"]["extras"]),
         "stash_requests": requests_by_operation, "stash_requests_per_file": round(total / options.files, 3),
         "provider_peak_rss_mb": round(peak, 1), "provider_exit_status": provider.returncode,
+        "index_mb": index_megabytes(options.files), "load_average": os.getloadavg()[0],
     }, indent=2))
 
 
