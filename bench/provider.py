@@ -94,7 +94,7 @@ def replay(url: str, files: int, known: int, concurrency: int) -> dict:
     work: queue.Queue = queue.Queue()
     for n in range(files):
         work.put(n)
-    timings = {"match": [], "metadata": [], "extras": []}
+    timings = {"match": [], "match_known": [], "match_unknown": [], "metadata": [], "extras": []}
     outcomes = Counter()
     lock = threading.Lock()
 
@@ -110,6 +110,7 @@ def replay(url: str, files: int, known: int, concurrency: int) -> dict:
             started = time.perf_counter()
             found = http.post(f"{url}/library/metadata/matches", json=body, timeout=90).json()["MediaContainer"]["Metadata"]
             took = {"match": time.perf_counter() - started}
+            took["match_known" if n < known else "match_unknown"] = took["match"]
             if found:
                 started = time.perf_counter()
                 status = http.get(f"{url}/library/metadata/{found[0]['ratingKey']}", timeout=90).status_code
@@ -191,6 +192,8 @@ def main() -> None:
         "stash_latency_ms": options.latency_ms, "wall_seconds": round(result["seconds"], 1),
         "files_per_second": round(options.files / result["seconds"], 1), "outcomes": result["outcomes"],
         "match_ms": percentiles(result["timings"]["match"]), "metadata_ms": percentiles(result["timings"]["metadata"]),
+        "match_known_file_ms": percentiles(result["timings"]["match_known"]),
+        "match_unknown_file_ms": percentiles(result["timings"]["match_unknown"]),
         "extras_ms": percentiles(result["timings"]["extras"]),
         "stash_requests": requests_by_operation, "stash_requests_per_file": round(total / options.files, 3),
         "provider_peak_rss_mb": round(peak, 1), "provider_exit_status": provider.returncode,

@@ -453,3 +453,29 @@ def test_registration_checks_the_provider_document_as_plex_does(plex, tmp_path):
         server.shutdown()
     assert added.status_code == 200 and again.status_code == 409
     assert [p["identifier"] for p in listed.json()["MediaContainer"]["MetadataAgentProvider"]] == [IDENTIFIER]
+
+
+def test_settings_saved_in_stash_reach_the_provider_within_five_minutes(stash, served, clock):
+    scene = rich_scene(stash)
+    provider = served()
+    url = f"{provider.url}/library/metadata/scene-{scene}"
+    before = requests.get(url, timeout=5).json()["MediaContainer"]["Metadata"][0]
+    stash.set_plugin_settings("PlexSync", {"path_map": f"{STASH_ROOT}=>{PLEX_ROOT}", "sync_tags": False})
+    clock.advance(301)
+    provider.provider.cache.ttl = 0
+
+    after = requests.get(url, timeout=5).json()["MediaContainer"]["Metadata"][0]
+
+    assert before["Genre"] and "Genre" not in after
+
+
+def test_only_movies_are_matched_and_adult_scenes_only_when_plex_includes_adult_content(stash, served, caplog):
+    add(stash, "clip.mp4")
+    provider = served()
+
+    assert match(provider, filename="clip.mp4", type=2) == []
+    assert match(provider, filename="clip.mp4", includeAdult=0) == []
+    assert match(provider, filename="clip.mp4", includeAdult=1) and match(provider, filename="clip.mp4")
+    assert caplog.text.count("includeAdult=0") == 1
+    not_adult = served(PLEXSYNC_CONTENT_RATING="")
+    assert match(not_adult, filename="clip.mp4", includeAdult=0)

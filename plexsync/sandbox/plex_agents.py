@@ -335,7 +335,7 @@ class MetadataAgents:
         if request.method != "GET":
             raise _HttpError(405, "method not allowed")
         if "json" in (request.header("Accept") or ""):
-            listed = [vars(p) | {"id": p.id} for p in self.providers.values()]
+            listed = [dict(vars(p)) for p in self.providers.values()]
             body = {"MediaContainer": {"size": len(listed), "MetadataAgentProvider": listed}}
             return _Reply(200, json.dumps(body).encode(), "application/json")
         root = _el(None, "MediaContainer", {"size": len(self.providers)})
