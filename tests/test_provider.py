@@ -144,12 +144,14 @@ def test_twins_sharing_a_file_name_are_never_guessed(stash, served):
     assert sorted(m["ratingKey"] for m in ranked) == [f"scene-{first}", f"scene-{second}"]
 
 
-def test_a_file_stash_does_not_know_stays_unmatched_until_stash_has_it(stash, served, plex):
+def test_a_file_stash_does_not_know_stays_unmatched_until_stash_has_it(stash, served, plex, clock):
     provider = served()
     agents = agents_for(plex, provider)
 
+    clock.advance(2)
     key = agents.scan_file(1, f"{PLEX_ROOT}/new/fresh.mp4")
     scene = add(stash, "fresh.mp4", "new", title="Fresh")
+    clock.advance(2)  # misses within a second of a refresh share it
     second = agents.scan_file(1, f"{PLEX_ROOT}/new/fresh.mp4")  # a miss refreshes the index from updated_at
 
     assert plex.item(key).guid == f"local://{key}" and plex.item(key).fields["title"] == "fresh"

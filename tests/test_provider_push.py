@@ -22,8 +22,8 @@ def sandbox(tmp_path):
 
 
 @pytest.fixture
-def provider(sandbox):
-    with ProviderThread({"STASH_URL": sandbox.stash.url, "STASH_API_KEY": API_KEY}) as running:
+def provider(sandbox, clock):
+    with ProviderThread({"STASH_URL": sandbox.stash.url, "STASH_API_KEY": API_KEY}, clock=clock) as running:
         yield running
 
 
@@ -97,13 +97,14 @@ def test_health_reports_the_provider_registration_and_the_libraries_using_it(san
     assert checks["provider"]["ok"] and "libraries using it: Movies" in checks["provider"]["detail"]
 
 
-def test_a_file_scanned_in_through_the_provider_then_gets_stash_edits_by_push(sandbox, agents):
+def test_a_file_scanned_in_through_the_provider_then_gets_stash_edits_by_push(sandbox, agents, clock):
     """Plex's library folder is one path_map does not cover: only the guid links the item to the scene."""
     clips = sandbox.plex.add_section(title="Clips", locations=["/media/clips"])
     agents.use(clips, IDENTIFIER)
     stash = sandbox.stash
     scene = scene_with_file(sandbox, "harbour.mp4", title="Harbour", details="At dusk.", studio="Harbour Films",
                             tags=["Beach", "Evening"], performers=["Ava Stone"])
+    clock.advance(2)  # the provider's last index refresh is older than the scene
 
     key = agents.scan_file(clips, "/media/clips/harbour.mp4", 5000, duration_ms=1_200_000)
     at_scan = sandbox.plex.item(key)

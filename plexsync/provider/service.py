@@ -27,6 +27,7 @@ from plexsync.stash import StashClient
 log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = 2.0   # one Stash request on Plex's clock: a match or metadata answers within 3 s
 BUILD_TIMEOUT = 15.0    # one page of the index build (1,000 scenes)
+MISS_GRACE = 1.0        # a refresh begun at most this long before a missing file's request counts as fresh
 MAX_AGE = 60.0          # a known file still refreshes the index this often (in the background of a request)
 SETTINGS_AGE = 300.0
 StashTrouble = (TransientError, AuthError, ConfigError)
@@ -113,9 +114,9 @@ class Provider:
         return [documents.match_item(candidate, settings) for candidate in found]
 
     def _candidates(self, request: MatchRequest) -> list:
-        """Look the file up; a miss refreshes the index first, unless another request's refresh began after
-        this one arrived (misses during a scan share one refresh)."""
-        arrived = self.clock()
+        """Look the file up; a miss refreshes the index first, unless a refresh began less than a second
+        before this request arrived (misses during a scan share refreshes: at most about one a second)."""
+        arrived = self.clock() - MISS_GRACE
         if not self.gate.up and self.gate.answered:
             self.gate.call(self.stash.version)  # shut: raises at once; after the cooldown this probes
         if not self.index.ready:
