@@ -6,7 +6,8 @@ then for each match ``GET /library/metadata/<ratingKey>`` and ``.../extras``. Th
 the real service (``python -m plexsync provider``, its own process, started cold: the index is built
 during the scan); the fake Stash runs in a third process with authentication on and a fixed latency
 per request. Reports p50/p99 of match and metadata as the client measures them, Stash requests per
-file, and the provider's peak RSS.
+file, and the provider's peak RSS. The machine is shared, so the same run also times the floor under
+a metadata request: one ``findScene`` sent straight to the fake Stash at the same concurrency.
 
     python bench/provider.py [--files 10000] [--concurrency 8] [--latency-ms 5]
 """
@@ -146,6 +147,38 @@ def replay(url: str, files: int, known: int, concurrency: int) -> dict:
     return {"seconds": time.perf_counter() - started, "timings": timings, "outcomes": dict(outcomes)}
 
 
+def stash_floor(stash_url: str, known: int, concurrency: int, calls: int = 2000) -> dict:
+    """The floor under a metadata request, timed in the same run: one findScene straight to the fake
+    Stash (what the provider must wait for), at the same concurrency, through the same thin client."""
+    from plexsync.stash import FIND_SCENE
+
+    timings, lock, work = [], threading.Lock(), queue.Queue()
+    for n in range(calls):
+        work.put(1 + (n * 7919) % known)
+
+    def worker() -> None:
+        http = HTTPConnection(urlsplit(stash_url).hostname, urlsplit(stash_url).port, timeout=90)
+        headers = {"Content-Type": "application/json", "ApiKey": API_KEY}
+        while True:
+            try:
+                scene_id = work.get_nowait()
+            except queue.Empty:
+                return
+            body = json.dumps({"query": FIND_SCENE, "variables": {"id": str(scene_id)}, "operationName": "FindScene"})
+            started = time.perf_counter()
+            http.request("POST", "/graphql", body=body, headers=headers)
+            http.getresponse().read()
+            with lock:
+                timings.append((time.perf_counter() - started) * 1000)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return percentiles(timings)
+
+
 def index_megabytes(files: int) -> float:
     """What the provider's in-memory index holds for this many files (tracemalloc, in this process)."""
     import gc
@@ -193,6 +226,7 @@ def main() -> None:
         stash.stdin.write("count\n")
         stash.stdin.flush()
         requests_by_operation = json.loads(stash.stdout.readline())
+        floor = stash_floor(stash_url, known, options.concurrency)
     finally:
         provider.terminate()
         provider.wait(timeout=30)
@@ -207,6 +241,7 @@ def main() -> None:
         "match_known_file_ms": percentiles(result["timings"]["match_known"]),
         "match_unknown_file_ms": percentiles(result["timings"]["match_unknown"]),
         "extras_ms": percentiles(result["timings"]["extras"]),
+        "floor_stash_find_scene_ms": floor,
         "stash_requests": requests_by_operation, "stash_requests_per_file": round(total / options.files, 3),
         "provider_peak_rss_mb": round(peak, 1), "provider_exit_status": provider.returncode,
         "index_mb": index_megabytes(options.files), "load_average": os.getloadavg()[0],

@@ -54,7 +54,9 @@ class StashClient:
         if connection.session_cookie:
             self.session.cookies.set("session", connection.session_cookie)
             SECRETS.add(connection.session_cookie)
-        self._post = retry(
+        # One attempt needs no retry machinery; tenacity's per-call bookkeeping measurably slows callers
+        # that send many small queries from several threads (the metadata provider, bench/provider.py).
+        self._post = self._post_once if attempts == 1 else retry(
             retry=retry_if_exception_type(StashUnavailable), stop=stop_after_attempt(attempts),
             wait=wait_exponential(multiplier=0.2, max=2), sleep=sleep, reraise=True,
         )(self._post_once)

@@ -9,7 +9,7 @@ are built field by field from the scene, and images are served through signed li
 import json
 import logging
 import traceback
-from typing import Callable
+from typing import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -85,6 +85,18 @@ async def _guarded(work: Callable, *args):
         raise HTTPException(500, f"internal error: {type(exc).__name__}") from None
 
 
+async def _guarded_async(work: Awaitable):
+    """``_guarded`` for work that awaits on the event loop instead of running on a thread."""
+    try:
+        return await work
+    except Unavailable as exc:
+        raise HTTPException(503, str(exc)) from None
+    except Exception as exc:  # the request boundary, as in _guarded
+        log.debug("unexpected error: %s", "".join(traceback.format_exception(exc)))
+        log.error("unexpected error (a bug in PlexSync; please report it): %s: %s", type(exc).__name__, exc)
+        raise HTTPException(500, f"internal error: {type(exc).__name__}") from None
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         headers = {"Retry-After": "5"} if exc.status_code == 503 else None
@@ -118,11 +130,18 @@ def create_app(provider: Provider) -> FastAPI:
     @app.post(documents.MATCH_KEY)
     async def match(request: Request) -> JSONResponse:
         wanted = _parse_match(await _body(request))
-        return JSONResponse(documents.container(await _guarded(provider.match, wanted)))
+        found = provider.quick_match(wanted)  # no I/O needed: answered on the event loop
+        if found is None:
+            found = await _guarded(provider.match, wanted)
+        return JSONResponse(documents.container(found))
 
     @app.get(documents.METADATA_KEY + "/{rating_key}")
     async def metadata(rating_key: str) -> JSONResponse:
-        found = await _guarded(provider.metadata, _scene_id(rating_key))
+        scene_id = _scene_id(rating_key)
+        if provider.configured:
+            found = await _guarded_async(provider.metadata_async(scene_id))
+        else:
+            found = await _guarded(provider.metadata, scene_id)
         if found is None:
             raise HTTPException(404, f"Stash has no scene {rating_key}")
         return JSONResponse(documents.container([found]))

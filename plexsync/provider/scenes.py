@@ -20,7 +20,7 @@ class SceneCache:
     """Scene id -> the scene document (or None for a scene Stash does not have), for ``ttl`` seconds."""
 
     def __init__(self, fetch: Callable[[int], Optional[dict]], ttl: float = 30.0, size: int = 2048,
-                 clock: Callable[[], float] = time.monotonic, workers: int = 4) -> None:
+                 clock: Callable[[], float] = time.monotonic, workers: int = 16) -> None:
         self.fetch, self.ttl, self.size, self.clock = fetch, ttl, size, clock
         self._entries: OrderedDict = OrderedDict()  # scene id -> (Future, started at)
         self._lock = threading.Lock()
@@ -48,11 +48,16 @@ class SceneCache:
                     del self._entries[scene_id]
             future.set_exception(exc)
 
-    def prefetch(self, scene_id: int) -> None:
-        """Start fetching a scene in the background unless it is cached or on its way."""
+    def future(self, scene_id: int) -> Future:
+        """The scene's future: cached, on its way, or started now on the prefetch threads."""
         future, mine = self._claim(scene_id)
         if mine:
             self._pool.submit(self._run, scene_id, future)
+        return future
+
+    def prefetch(self, scene_id: int) -> None:
+        """Start fetching a scene in the background unless it is cached or on its way."""
+        self.future(scene_id)
 
     def get(self, scene_id: int, timeout: float) -> Optional[dict]:
         """The scene (cached, fetched now, or awaited); StashUnavailable after ``timeout`` seconds."""

@@ -6,6 +6,7 @@ the gate that tracks whether Stash answers. Errors are classified here once: Sta
 match answer no match and a metadata request raise for a 503; nothing else reaches the routes.
 """
 
+import asyncio
 import logging
 import threading
 import time
@@ -26,6 +27,7 @@ from plexsync.stash import StashClient
 
 log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = 2.0   # one Stash request on Plex's clock: a match or metadata answers within 3 s
+SCENE_WAIT = REQUEST_TIMEOUT + 0.5
 BUILD_TIMEOUT = 15.0    # one page of the index build (1,000 scenes)
 MISS_GRACE = 1.0        # a refresh begun at most this long before a missing file's request counts as fresh
 MAX_AGE = 60.0          # a known file still refreshes the index this often (in the background of a request)
@@ -53,6 +55,7 @@ class Provider:
         self._settings_at = float("-inf")
         self._matcher: Optional[FileMatcher] = None
         self._warned_adult = False
+        self._reloading = threading.Lock()
 
     # ------------------------------------------------------------------ readiness
 
@@ -68,16 +71,27 @@ class Provider:
         return settings
 
     def settings(self) -> Settings:
-        """The plugin settings, re-read when older than 5 minutes (the last good ones if Stash fails then)."""
+        """The plugin settings; read from Stash the first time, re-read in the background when older than
+        5 minutes (the last good ones stay if that fails), so only the very first call ever waits."""
         if self._settings is None:
             return self.load_settings()
-        if self.clock() - self._settings_at > SETTINGS_AGE:
-            try:
-                return self.load_settings()
-            except StashTrouble as exc:
-                self._settings_at = self.clock()
-                log.warning("could not re-read PlexSync's settings from Stash (%s); keeping the last ones", exc)
+        if self.clock() - self._settings_at > SETTINGS_AGE and self._reloading.acquire(blocking=False):
+            self._settings_at = self.clock()
+            threading.Thread(target=self._reload_settings, name="settings-reload", daemon=True).start()
         return self._settings
+
+    def _reload_settings(self) -> None:
+        try:
+            self.load_settings()
+        except StashTrouble as exc:
+            log.warning("could not re-read PlexSync's settings from Stash (%s); keeping the last ones", exc)
+        finally:
+            self._reloading.release()
+
+    @property
+    def configured(self) -> bool:
+        """True once the settings were read (afterwards no request waits for them)."""
+        return self._settings is not None
 
     def warm_up(self) -> None:
         """Read the settings and build the index (run once in the background at start)."""
@@ -108,6 +122,19 @@ class Provider:
         except StashTrouble as exc:
             log.warning("match %s: no answer from Stash (%s): answered no match", self._shown(request), exc)
             return []
+        return self._answer(request, found, settings)
+
+    def quick_match(self, request: MatchRequest) -> Optional[list]:
+        """The answer to an automatic match when it needs no Stash request (the index is fresh and knows the
+        file), else None; cheap enough for the event loop, so most of a scan's matches skip a thread hop."""
+        if request.manual or request.type != 1 or not self.configured or not self.gate.up:
+            return None
+        if not self.index.ready or self.index.age() > MAX_AGE or (request.includeAdult == 0 and self.config.adult):
+            return None
+        found = self._matcher.automatic(request)
+        return self._answer(request, [found], self.settings()) if found else None
+
+    def _answer(self, request: MatchRequest, found: list, settings: Settings) -> list:
         self._log_match(request, found, settings)
         if found and not request.manual:
             self.cache.prefetch(found[0].scene.id)
@@ -156,14 +183,28 @@ class Provider:
     def metadata(self, scene_id: int) -> Optional[dict]:
         """The scene's Metadata object, None if Stash has no such scene; Unavailable if Stash cannot say."""
         try:
-            settings = self.settings()
-            scene = self.cache.get(scene_id, REQUEST_TIMEOUT + 0.5)
+            self.settings()
+            scene = self.cache.get(scene_id, SCENE_WAIT)
         except StashTrouble as exc:
             raise Unavailable(f"Stash unavailable: {exc}") from None
-        if scene is None:
-            return None
-        log.debug("metadata for scene %s served", scene_id)
-        return documents.metadata(scene, settings, self.links, self.config.content_rating)
+        return None if scene is None else self.render(scene)
+
+    async def metadata_async(self, scene_id: int) -> Optional[dict]:
+        """``metadata`` for the event loop: awaits the scene (cached, prefetched by the match, or fetched
+        now on the prefetch threads) without holding a thread; needs the settings read (``configured``)."""
+        future = asyncio.wrap_future(self.cache.future(scene_id))
+        try:
+            scene = await asyncio.wait_for(asyncio.shield(future), SCENE_WAIT)
+        except asyncio.TimeoutError:
+            raise Unavailable(f"Stash did not answer for scene {scene_id} within {SCENE_WAIT:.1f} s") from None
+        except StashTrouble as exc:
+            raise Unavailable(f"Stash unavailable: {exc}") from None
+        return None if scene is None else self.render(scene)
+
+    def render(self, scene: dict) -> dict:
+        """The Metadata object of a fetched scene."""
+        log.debug("metadata for scene %s served", scene.get("id"))
+        return documents.metadata(scene, self.settings(), self.links, self.config.content_rating)
 
     def images(self, scene_id: int) -> Optional[list]:
         """``Image[]`` for the artwork picker (empty without a public URL)."""
