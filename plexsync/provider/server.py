@@ -58,6 +58,10 @@ def serve(config: ProviderConfig, host: str, port: int) -> int:
     """Run until a signal; returns the exit status."""
     for handled in (signal.SIGINT, signal.SIGTERM):
         signal.signal(handled, _exit_cleanly)
+    # The threads that wait on Stash need the GIL back quickly while the event loop is busy with other
+    # requests; a 0.5 ms switch interval instead of 5 ms cut the metadata wait by 2-3 ms in paired runs of
+    # bench/provider.py's scan.
+    sys.setswitchinterval(0.0005)
     provider = Provider(config)
     refusal = check_stash(provider)
     if refusal:
