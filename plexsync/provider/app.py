@@ -115,10 +115,16 @@ def create_app(provider: Provider) -> FastAPI:
     """The ASGI app for one Provider."""
     app = FastAPI(title="PlexSync metadata provider", docs_url=None, redoc_url=None, openapi_url=None)
     _install_error_handlers(app)
+    _service_routes(app, provider)
+    _metadata_routes(app, provider)
+    return app
 
-    # Routes answer JSONResponse themselves: the documents are plain JSON already, and FastAPI's
-    # jsonable_encoder pass over them would cost more than the lookup behind a match.
 
+# Routes answer JSONResponse themselves: the documents are plain JSON already, and FastAPI's
+# jsonable_encoder pass over them would cost more than the lookup behind a match.
+
+def _service_routes(app: FastAPI, provider: Provider) -> None:
+    """The provider document, health, match and the signed images."""
     @app.get("/")
     async def root() -> JSONResponse:
         return JSONResponse(documents.media_provider())
@@ -135,6 +141,16 @@ def create_app(provider: Provider) -> FastAPI:
             found = await _guarded(provider.match, wanted)
         return JSONResponse(documents.container(found))
 
+    @app.get("/images/{kind}/{object_id}")
+    async def image(kind: str, object_id: int, v: str = "", sig: str = "") -> Response:
+        found = await _guarded(provider.image, kind, object_id, v, sig)
+        if found is None:
+            raise HTTPException(404, "no such image")
+        return Response(found[0], media_type=found[1], headers={"Cache-Control": "public, max-age=604800, immutable"})
+
+
+def _metadata_routes(app: FastAPI, provider: Provider) -> None:
+    """A scene's metadata, extras and images, by ratingKey."""
     @app.get(documents.METADATA_KEY + "/{rating_key}")
     async def metadata(rating_key: str) -> JSONResponse:
         scene_id = _scene_id(rating_key)
@@ -157,12 +173,3 @@ def create_app(provider: Provider) -> FastAPI:
         if found is None:
             raise HTTPException(404, f"Stash has no scene {rating_key}")
         return JSONResponse(documents.container(found, key="Image"))
-
-    @app.get("/images/{kind}/{object_id}")
-    async def image(kind: str, object_id: int, v: str = "", sig: str = "") -> Response:
-        found = await _guarded(provider.image, kind, object_id, v, sig)
-        if found is None:
-            raise HTTPException(404, "no such image")
-        return Response(found[0], media_type=found[1], headers={"Cache-Control": "public, max-age=604800, immutable"})
-
-    return app

@@ -77,6 +77,7 @@ class _Tables:
         self.by_name: dict = {}  # lower-case file name -> [StashFile]
 
     def put(self, scene: SceneSummary) -> None:
+        """Add or replace a scene and its files."""
         self.drop(scene.id)
         self.scenes[scene.id] = scene
         for entry in scene.files:
@@ -84,6 +85,7 @@ class _Tables:
             self.by_name.setdefault(basename(entry.path).lower(), []).append(entry)
 
     def drop(self, scene_id: int) -> None:
+        """Forget a scene and its files."""
         old = self.scenes.pop(scene_id, None)
         for entry in old.files if old else ():
             owners = self.by_path.get(file_key(entry.path), set())
