@@ -35,6 +35,11 @@ SETTINGS_AGE = 300.0
 StashTrouble = (TransientError, AuthError, ConfigError)
 
 
+def _retrieve(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class Unavailable(Exception):
     """Stash cannot be asked now (the route answers 503 with this message)."""
 
@@ -193,6 +198,7 @@ class Provider:
         """``metadata`` for the event loop: awaits the scene (cached, prefetched by the match, or fetched
         now on the prefetch threads) without holding a thread; needs the settings read (``configured``)."""
         future = asyncio.wrap_future(self.cache.future(scene_id))
+        future.add_done_callback(_retrieve)  # after a timeout nobody awaits it: no "never retrieved" log
         try:
             scene = await asyncio.wait_for(asyncio.shield(future), SCENE_WAIT)
         except asyncio.TimeoutError:
