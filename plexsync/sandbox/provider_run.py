@@ -20,7 +20,7 @@ class ProviderThread:
     def __init__(self, env: dict, clock: Callable[[], float] = time.monotonic) -> None:
         self.provider = Provider(load_config(env), clock=clock)
         self._server = uvicorn.Server(uvicorn.Config(create_app(self.provider), host="127.0.0.1", port=0,
-                                                     log_config=None, access_log=False))
+                                                     log_config=None, access_log=False, log_level="warning"))
         self._thread = threading.Thread(target=self._server.run, name="provider", daemon=True)
 
     def start(self, warm: bool = True) -> "ProviderThread":
