@@ -75,3 +75,11 @@ class AmbiguousMatch(PermanentError):
 
 class InvalidData(PermanentError):
     """Plex rejected what we sent (400) or the scene's data cannot be written."""
+
+
+class StashTooOld(PermanentError):
+    """The Stash that runs PlexSync lacks what an operation needs (play history needs v0.25); nothing is changed."""
+
+
+class Busy(PlexSyncError):
+    """Another process is doing the same work right now (a pull); this run did nothing."""

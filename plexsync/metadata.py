@@ -17,6 +17,8 @@ from datetime import date
 from typing import Optional
 from urllib.parse import quote
 
+from plexsync.rating import to_plex
+
 TITLE_MAX, SUMMARY_MAX, TAG_MAX, TAGS_MAX = 255, 10_000, 128, 100
 SCALARS = ("title", "summary", "studio", "originallyAvailableAt")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff]")
@@ -65,6 +67,7 @@ class Desired:
     image_url: str = ""
     image_kinds: tuple = ()
     fingerprint: str = field(default="", compare=False)
+    rating: Optional[float] = None  # Plex's scale (0-10), only with ``sync_rating``; None = no rating to show
 
 
 def desired_state(scene: dict, settings) -> Desired:
@@ -88,13 +91,16 @@ def desired_state(scene: dict, settings) -> Desired:
         tags["collection"] = [studio] if studio else []
     kinds = tuple(k for k, on in (("poster", settings.sync_poster), ("art", settings.sync_background)) if on)
     url = ((scene.get("paths") or {}).get("screenshot") or "") if kinds else ""
-    base = Desired(scalars, tags, url, kinds)
-    return Desired(scalars, tags, url, kinds, fingerprint=fingerprint(base))
+    rating = to_plex(scene.get("rating100")) if settings.sync_rating else None
+    base = Desired(scalars, tags, url, kinds, rating=rating)
+    return Desired(scalars, tags, url, kinds, fingerprint=fingerprint(base), rating=rating)
 
 
 def fingerprint(desired: Desired) -> str:
-    """A hash of what would be written (the screenshot URL without its ``?t=`` cache buster)."""
+    """A hash of what would be written (the screenshot URL without its ``?t=`` cache buster, the rating if any)."""
     payload = {"s": desired.scalars, "t": desired.tags, "i": desired.image_url.split("?")[0], "k": desired.image_kinds}
+    if desired.rating is not None:  # only then: fingerprints of scenes without a rating stay what they were
+        payload["r"] = desired.rating
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
 

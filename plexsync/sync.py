@@ -13,8 +13,9 @@ from plexsync.matcher import GUID, LOW, Matcher, scene_files
 from plexsync.metadata import Desired, describe, desired_state, owned_by_provider, plan_edit, plex_view
 from plexsync.paths import dirname, file_key, within
 from plexsync.plex import PlexClient
+from plexsync.rating import plan_push
 from plexsync.records import SyncRecord, SyncRecords
-from plexsync.stash import StashClient
+from plexsync.stash import StashClient, parse_time
 from plexsync.stashlog import PATHS
 
 log = logging.getLogger(__name__)
@@ -108,12 +109,29 @@ class Syncer:
             params[LOCK_FIELD[kind]] = 1  # lock after upload so an agent refresh keeps it
         if params:
             self.plex.edit(item, params)
+        rated = self._rate(desired, item, record, scene, owned)
         owned.update(updated_at=scene.get("updated_at"), image_hash=_image_hash(images, record), sources=_sources(scene))
         self.records.save(SyncRecord(scene_id, match.rating_key, match.plex_file, fetched_at, self.clock(), desired.fingerprint, owned))
-        detail = describe(params) + (", " + " and ".join(images[1]) if images else "")
+        detail = describe(params) + (", " + " and ".join(images[1]) if images else "") + (", rating" if rated else "")
         confidence = {LOW: " (low-confidence match: same file name and size)",
                       GUID: " (matched by the provider's guid)"}.get(match.confidence, "")
         return Outcome("synced", scene_id, title, match.rating_key, detail.strip(", ") + confidence)
+
+    def _rate(self, desired: Desired, item, record: Optional[SyncRecord], scene: dict, owned: dict) -> bool:
+        """The rating part of the sync (``rating.plan_push``); records what both sides now agree on in ``owned``.
+        True if a rating was sent."""
+        written = record.written if record else {}
+        owned.update({key: written[key] for key in ("rating", "rated_at") if key in written})
+        if not self.settings.sync_rating:
+            return False
+        rated_at, changed_at = item.lastRatedAt, parse_time(scene.get("updated_at"))
+        plex_newer = bool(self.settings.pull_ratings and rated_at and changed_at and rated_at.timestamp() > changed_at)
+        push = plan_push(desired.rating, item.userRating, written.get("rating"), self.settings.preserve_plex_edits, plex_newer)
+        if push.send:
+            self.plex.rate(item, push.value)
+            owned["rated_at"] = self.clock()
+        owned["rating"] = push.agreed
+        return push.send
 
     def _plan(self, desired: Desired, item, record: Optional[SyncRecord], match) -> tuple:
         """The edit for the item; on a provider-matched item, unlocked values count as PlexSync's own."""

@@ -17,6 +17,7 @@ from typing import Optional
 from plexsync.protocol import ServerConnection
 from plexsync.sandbox.fake_plex import FakePlex
 from plexsync.sandbox.fake_stash import FakeStash
+from plexsync.sandbox.plex_playback import Playback
 
 REPO = Path(__file__).resolve().parent.parent.parent
 PLEX_TOKEN = "sandbox-plex-token-0123456789"
@@ -31,6 +32,7 @@ class Sandbox:
         self._tmp = None if root else tempfile.TemporaryDirectory(prefix="plexsync-sandbox-")
         self.root = Path(root or self._tmp.name)
         self.plex = FakePlex(token=PLEX_TOKEN, latency=plex_latency)
+        self.playback = Playback(self.plex)  # play history, watch state and ratings
         self.stash = FakeStash(**(stash_options or {}))
         self.plugins_dir = self.root / "plugins"
         self.plugin_dir = self.plugins_dir / "PlexSync"
