@@ -93,7 +93,13 @@ def test_vermin_finds_python_3_10_the_minimum():
 def test_stash_before_groups_is_supported(tmp_path):
     from plexsync.sandbox.world import Sandbox
 
-    with Sandbox(root=tmp_path / "old", stash_options={"supports_groups": False, "version": "v0.25.1"}) as old:
+    from plexsync.sandbox import stash_schema
+
+    oldest = stash_schema.release("v0.25.1")
+    if oldest is None:
+        pytest.skip(stash_schema.MISSING)
+    with Sandbox(root=tmp_path / "old", stash_options={"schema_dir": oldest}) as old:
+        assert not old.stash.supports_groups
         scene, key = old.add_scene("Old Stash")
         result = old.host().run_task_by_mode("PlexSync", "sync_all")
         assert result.error is None and old.plex.item(key).title == "Old Stash"
