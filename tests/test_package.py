@@ -103,3 +103,46 @@ def test_stash_before_groups_is_supported(tmp_path):
         scene, key = old.add_scene("Old Stash")
         result = old.host().run_task_by_mode("PlexSync", "sync_all")
         assert result.error is None and old.plex.item(key).title == "Old Stash"
+
+
+def pinned(name: str) -> dict:
+    """``{distribution: version}`` pinned in one requirements file, without the files it includes."""
+    lines = [line.split("#")[0].strip() for line in (ROOT / name).read_text().splitlines()]
+    pins = [line for line in lines if line and not line.startswith("-r ")]
+    assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", pin) for pin in pins), pins
+    return {_normal(pin.split("==")[0]): pin.split("==")[1] for pin in pins}
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def third_party_imports(paths: list) -> set:
+    """Distributions whose modules these files import (anywhere in them: the hook imports lazily)."""
+    import ast
+    import importlib.metadata
+
+    owners = importlib.metadata.packages_distributions()
+    names = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    names -= set(sys.stdlib_module_names) | {"plexsync", "PythonDepManager"}  # the latter: a sibling Stash plugin
+    return {_normal(owners[name][0]) for name in names}
+
+
+def test_runtime_requirements_are_exactly_what_the_plugin_imports():
+    plugin = [ROOT / "PlexSync.py"] + [p for p in (ROOT / "plexsync").rglob("*.py") if "sandbox" not in p.parts]
+    assert set(pinned("requirements.txt")) == third_party_imports(plugin)
+
+
+def test_the_sandbox_needs_are_pinned_apart_from_what_stash_installs():
+    sandbox = list((ROOT / "plexsync" / "sandbox").rglob("*.py"))
+    runtime, extra = set(pinned("requirements.txt")), set(pinned("requirements-sandbox.txt"))
+    assert {"graphql-core", "pyyaml"} <= extra and not extra & runtime
+    assert third_party_imports(sandbox) <= runtime | extra
+    assert "-r requirements.txt" in (ROOT / "requirements-sandbox.txt").read_text()
+    assert "-r requirements-sandbox.txt" in (ROOT / "requirements-dev.txt").read_text()
