@@ -10,6 +10,7 @@ import time
 
 import pytest
 import requests
+from graphql import GraphQLObjectType, get_named_type
 
 from plexsync.sandbox import stash_schema
 from plexsync.sandbox.fake_stash import FakeStash
@@ -205,10 +206,65 @@ def test_an_unknown_operation_name_answers_422(stash):
     assert error_message(response) == "Unknown operation named 'B'."
 
 
-def test_variables_that_are_not_an_object_are_a_bad_request(stash):
-    response = requests.post(stash.url + "/graphql", json={"query": "{ version { version } }", "variables": [1]},
-                             timeout=10)
+@pytest.mark.parametrize("body", [{"query": "{ version { version } }", "variables": [1]}, {"query": ["{ version }"]},
+                                  {"query": "{ version { version } }", "operationName": 5}])
+def test_a_body_gqlgen_cannot_decode_is_a_bad_request(stash, body):
+    response = requests.post(stash.url + "/graphql", json=body, timeout=10)
     assert response.status_code == 400
+    assert error_message(response).startswith("json body could not be decoded")
+
+
+def test_a_field_the_fake_does_not_implement_is_an_error_never_a_silent_null(released):
+    sid = released.add_scene(title="x")
+    response = post(released, "query Q($id: ID!) { findScene(id: $id) { id resume_time } }", {"id": str(sid)})
+    assert response.status_code == 200
+    assert response.json() == {"errors": [{"message": "the fake Stash does not implement Scene.resume_time (add it: "
+                                                      "see plexsync/sandbox/fake_stash.py)",
+                                           "path": ["findScene", "resume_time"]}],
+                               "data": {"findScene": {"id": str(sid), "resume_time": None}}}
+    response = post(released, "{ configuration { general { databasePath } } }")
+    assert response.json()["data"] is None  # non-null all the way up, like Stash
+    assert "ConfigGeneralResult.databasePath" in error_message(response)
+
+
+def test_a_filter_the_fake_does_not_implement_is_an_error(released):
+    response = post(released, PAGE_QUERY, {"scene_filter": {"path": {"value": "x", "modifier": "INCLUDES"}}})
+    assert response.status_code == 200
+    assert error_message(response) == "the fake Stash does not implement scene_filter.path"
+
+
+def selection(kind, depth: int = 3) -> str:
+    """Every field of an object type, sub-objects ``depth`` levels down (arguments left out)."""
+    fields = []
+    for name, spec in kind.fields.items():
+        inner = get_named_type(spec.type)
+        if isinstance(inner, GraphQLObjectType):
+            if depth > 1:
+                fields.append(f"{name} {{ {selection(inner, depth - 1)} }}")
+        else:
+            fields.append(name)
+    return " ".join(fields)
+
+
+def test_every_field_the_subset_declares_is_implemented(stash):
+    parent = stash.add_studio("Parent")
+    sid = stash.add_scene(title="x", studio=stash.add_studio("Child", parent=parent), performers=["Ann"], tags=["t"],
+                          groups=[("G", 1)], urls=["https://a"], stash_ids=[{"endpoint": "e", "stash_id": "s"}])
+    subset = stash_schema.load_schema()
+    query = (f'{{ findScene(id: "{sid}") {{ {selection(subset.type_map["Scene"])} }} '
+             f'findScenes {{ {selection(subset.type_map["FindScenesResultType"], 2)} }} '
+             f'findStudio(id: "{parent}") {{ {selection(subset.type_map["Studio"])} }} '
+             f'findPerformer(id: "1") {{ id }} findTag(id: "1") {{ id }} version {{ version hash build_time }} '
+             "configuration { general { apiKey } plugins } }")
+    result = data(post(stash, query))
+    assert result["findScene"]["studio"]["parent_studio"]["name"] == "Parent"
+    assert result["findStudio"]["child_studios"][0]["name"] == "Child"
+
+
+def test_introspection_answers_like_any_graphql_server(stash):
+    result = data(post(stash, '{ __schema { queryType { name } } __type(name: "Scene") { fields { name } } }'))
+    assert result["__schema"] == {"queryType": {"name": "Query"}}
+    assert {"id", "title", "files"} <= {f["name"] for f in result["__type"]["fields"]}
 
 
 def test_enum_values_come_as_strings_in_variables(stash):

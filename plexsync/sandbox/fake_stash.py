@@ -113,6 +113,8 @@ _SORTS = {"bitrate", "created_at", "code", "date", "file_count", "filesize", "du
           "play_count", "play_duration", "resume_time", "path", "perceptual_similarity", "random",
           "rating", "resolution", "studio", "tag_count", "title", "updated_at", "performer_age"}
 
+_FILTERS = {"id", "title", "organized", "rating100", "performers", "studios", "tags", "updated_at", "created_at"}
+
 _SCENE_KEYS = {"title", "details", "date", "studio", "performers", "tags", "files", "code", "urls",
                "rating100", "organized", "groups", "director", "stash_ids", "created_at", "updated_at"}
 
@@ -744,6 +746,9 @@ class FakeStash:
         return [self._scenes[sid] for sid in ids]
 
     def _filtered(self, scene_filter: dict) -> list:
+        unknown = sorted(set(scene_filter) - _FILTERS)
+        if unknown:  # the release schemas accept many more criteria than the fake implements
+            raise GraphQLError(f"the fake Stash does not implement scene_filter.{unknown[0]}")
         return [s for s in self._scenes.values()
                 if all(self._matches(s, key, crit) for key, crit in scene_filter.items() if crit is not None)]
 
@@ -760,9 +765,7 @@ class FakeStash:
         if key == "studios":
             have = {scene.studio} if scene.studio else set()
             return _multi_match(have, crit, lambda ids: self._studio_tree(ids, crit.get("depth")))
-        if key in ("performers", "tags"):
-            return _multi_match(set(getattr(scene, key)), crit, None)
-        raise GraphQLError(f"the fake Stash does not implement scene_filter.{key}")
+        return _multi_match(set(getattr(scene, key)), crit, None)  # performers, tags
 
     def _studio_tree(self, ids: set, depth: Optional[int]) -> set:
         out, frontier, level = set(ids), set(ids), 0
@@ -848,8 +851,8 @@ class FakeStash:
         if not isinstance(payload, dict):
             message = "json body could not be decoded: invalid request body"
             return 400, "application/json", _dumps({"errors": [{"message": message}], "data": None})
-        if not isinstance(payload.get("variables") or {}, dict):
-            message = "json body could not be decoded: variables must be an object"
+        if not _decodable(payload):
+            message = "json body could not be decoded: query and operationName must be strings, variables an object"
             return 400, "application/json", _dumps({"errors": [{"message": message}], "data": None})
         base = "http://" + (handler.headers.get("Host") or f"127.0.0.1:{self.port}")
         status, response = self._execute(payload.get("query") or "", payload.get("variables"),
@@ -1005,13 +1008,20 @@ def _json_body(body: bytes) -> Any:
         return None
 
 
+def _decodable(payload: dict) -> bool:
+    """Whether gqlgen's ``graphql.RawParams`` could hold the body (its fields are typed)."""
+    return (isinstance(payload.get("query") or "", str) and isinstance(payload.get("operationName") or "", str)
+            and isinstance(payload.get("variables") or {}, dict))
+
+
 def _operation_name(payload: Any) -> Optional[str]:
     """The operationName sent, else the name of the document's first operation."""
     if not isinstance(payload, dict):
         return None
     if payload.get("operationName"):
-        return payload["operationName"]
-    match = re.search(r"\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)", payload.get("query") or "")
+        return str(payload["operationName"])
+    query = payload.get("query")
+    match = re.search(r"\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)", query if isinstance(query, str) else "")
     return match.group(1) if match else None
 
 

@@ -12,7 +12,7 @@ gqlgen's HTTP answers (docs/stash-plugin-protocol.md §4.2, §5):
 
 A request error has no path and a resolver error always has one (GraphQL spec §7.1.2), which is how
 the two are told apart. Validation depends only on the schema and the document, so parsed and
-validated documents are cached by their text.
+validated documents are cached by schema and text, for every endpoint of the process.
 """
 
 from __future__ import annotations
@@ -28,17 +28,16 @@ PARSE_FAILED, VALIDATION_FAILED = "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FA
 
 
 class Endpoint:
-    """One schema, one field resolver, and a cache of parsed and validated documents."""
+    """One schema and one field resolver, answering requests."""
 
-    def __init__(self, schema: GraphQLSchema, field_resolver: Callable, cache_size: int = 256) -> None:
+    def __init__(self, schema: GraphQLSchema, field_resolver: Callable) -> None:
         self.schema = schema
         self.field_resolver = field_resolver
-        self._prepare = functools.lru_cache(maxsize=cache_size)(self._parse_and_validate)
 
     def answer(self, query: str, variables: Optional[dict], operation_name: Optional[str],
                context: Any = None) -> tuple:
         """Run one request; return ``(http_status, response_dict)`` as gqlgen would."""
-        document, errors, code = self._prepare(query)
+        document, errors, code = _prepared(self.schema, query)
         if errors:
             return 422, {"errors": [_request_error(e, code) for e in errors], "data": None}
         result = execute(self.schema, document, context_value=context, variable_values=variables or {},
@@ -52,12 +51,15 @@ class Endpoint:
                          "data": result.data}
         return 200, {"data": result.data}
 
-    def _parse_and_validate(self, query: str) -> tuple:
-        try:
-            document: Optional[DocumentNode] = parse(query, no_location=False)
-        except GraphQLError as exc:
-            return None, [exc], PARSE_FAILED
-        return document, validate(self.schema, document), VALIDATION_FAILED
+
+@functools.lru_cache(maxsize=512)
+def _prepared(schema: GraphQLSchema, query: str) -> tuple:
+    """``(document, errors, error code)``: the document parsed and validated, or why it is not."""
+    try:
+        document: Optional[DocumentNode] = parse(query)
+    except GraphQLError as exc:
+        return None, [exc], PARSE_FAILED
+    return document, validate(schema, document), VALIDATION_FAILED
 
 
 def _never_awaitable(_value: Any) -> bool:
