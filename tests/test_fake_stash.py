@@ -261,6 +261,19 @@ def test_every_field_the_subset_declares_is_implemented(stash):
     assert result["findStudio"]["child_studios"][0]["name"] == "Child"
 
 
+def test_a_resolver_plugged_in_from_outside_answers_its_field(released):
+    calls = []
+
+    def run_operation(parent, args, request):
+        calls.append((args, request.base))
+        return {"echo": args["args"]}
+
+    released.add_resolver("Mutation", "runPluginOperation", run_operation)
+    mutation = "mutation R($a: Map) { runPluginOperation(plugin_id: \"PlexSync\", args: $a) }"
+    assert data(post(released, mutation, {"a": {"mode": "status"}})) == {"runPluginOperation": {"echo": {"mode": "status"}}}
+    assert calls == [({"plugin_id": "PlexSync", "args": {"mode": "status"}}, released.url)]
+
+
 def test_introspection_answers_like_any_graphql_server(stash):
     result = data(post(stash, '{ __schema { queryType { name } } __type(name: "Scene") { fields { name } } }'))
     assert result["__schema"] == {"queryType": {"name": "Query"}}

@@ -42,6 +42,9 @@ Adding an operation, e.g. ``sceneAddPlay`` for play history:
 
 4. for a new object field without arguments, adding its key to the view is enough (e.g.
    ``"resume_time": scene.resume_time`` in ``_scene_view``).
+
+Behaviour that belongs to another part of the sandbox is plugged in from outside with
+:meth:`FakeStash.add_resolver` (e.g. ``runPluginOperation`` answered by a ``StashHost``).
 """
 
 from __future__ import annotations
@@ -194,7 +197,7 @@ class FakeStash:
     """An in-memory Stash behind a real HTTP server; see the module docstring for what is emulated."""
 
     def __init__(self, api_key: str = "", require_auth: bool = False, tz_offset: str = "+02:00",
-                 version: Optional[str] = None, schema_dir: Optional[Any] = None, refresh_cookies: bool = False,
+                 version: Optional[str] = None, schema_dir: stash_schema.SchemaSource = None, refresh_cookies: bool = False,
                  config_dir: Optional[str] = None, clock: Callable[[], float] = time.time):
         """``schema_dir``: a release folder of ``../shared/stash-schema`` to serve instead of the subset.
 
@@ -594,6 +597,11 @@ class FakeStash:
     def _execute(self, query: str, variables: Optional[dict], operation_name: Optional[str],
                  base: str) -> tuple:
         return self._endpoint.answer(query, variables, operation_name, _Request(base))
+
+    def add_resolver(self, type_name: str, field_name: str, resolver: Callable[[Any, dict, Any], Any]) -> None:
+        """Resolve ``type_name.field_name`` with ``resolver(parent, args, request)``, for behaviour that lives
+        outside the fake (e.g. ``runPluginOperation`` handing the call to a Stash host); it wins over a method."""
+        self._resolvers[(type_name, field_name)] = resolver
 
     def _resolve_field(self, parent: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
         """graphql-core's field resolver: a marked method, else the view's key, else an error naming the field."""
