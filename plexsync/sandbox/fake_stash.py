@@ -197,8 +197,9 @@ class FakeStash:
     """An in-memory Stash behind a real HTTP server; see the module docstring for what is emulated."""
 
     def __init__(self, api_key: str = "", require_auth: bool = False, tz_offset: str = "+02:00",
-                 version: Optional[str] = None, schema_dir: stash_schema.SchemaSource = None, refresh_cookies: bool = False,
-                 config_dir: Optional[str] = None, clock: Callable[[], float] = time.time):
+                 version: Optional[str] = None, schema_dir: stash_schema.SchemaSource = None,
+                 refresh_cookies: bool = False, config_dir: Optional[str] = None,
+                 clock: Callable[[], float] = time.time):
         """``schema_dir``: a release folder of ``../shared/stash-schema`` to serve instead of the subset.
 
         ``version`` defaults to the release folder's name (``v0.25.1``), else ``v0.30.1``.
