@@ -152,6 +152,17 @@ class PlexClient:
                 return {"status": response.status_code}
         return self._retry(probe)()
 
+    def probe(self) -> None:
+        """The cheapest sign of life, one ``GET /identity`` (no token); PlexUnavailable unless Plex answers.
+
+        Short timeouts: a Plex that is up answers this in milliseconds, and a probe must not hold up the
+        next one.
+        """
+        with translate(f"reaching {self.url}"):
+            response = self._session.get(f"{self.url}/identity", timeout=(min(self._timeout[0], 2.0), 5.0))
+        if response.status_code == 429 or response.status_code >= 500:
+            raise PlexUnavailable(f"Plex answered {response.status_code} at {self.url}/identity")
+
     def sections(self, names: list) -> list:
         """The movie sections to match in: those named, or every movie section when none are."""
         found = self.call("listing libraries", self.server.library.sections)
