@@ -106,8 +106,8 @@ def test_stash_before_groups_is_supported(tmp_path):
 
 
 def pinned(name: str) -> dict:
-    """``{distribution: version}`` pinned in one requirements file, without the files it includes."""
-    lines = [line.split("#")[0].strip() for line in (ROOT / name).read_text().splitlines()]
+    """``{distribution: version}`` pinned in one requirements file (markers dropped), without the files it includes."""
+    lines = [line.split("#")[0].split(";")[0].strip() for line in (ROOT / name).read_text().splitlines()]
     pins = [line for line in lines if line and not line.startswith("-r ")]
     assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", pin) for pin in pins), pins
     return {_normal(pin.split("==")[0]): pin.split("==")[1] for pin in pins}
@@ -135,14 +135,19 @@ def third_party_imports(paths: list) -> set:
 
 
 def test_runtime_requirements_are_exactly_what_the_plugin_imports():
-    plugin = [ROOT / "PlexSync.py"] + [p for p in (ROOT / "plexsync").rglob("*.py") if "sandbox" not in p.parts]
-    assert set(pinned("requirements.txt")) == third_party_imports(plugin)
+    package = list((ROOT / "plexsync").rglob("*.py"))
+    plugin = [ROOT / "PlexSync.py"] + [p for p in package if not {"sandbox", "provider"} & set(p.parts)]
+    provider = [p for p in package if "provider" in p.parts]
+    runtime = set(pinned("requirements.txt"))
+    assert runtime == third_party_imports(plugin)
+    assert third_party_imports(provider) <= runtime | set(pinned("requirements-provider.txt"))
 
 
 def test_the_sandbox_needs_are_pinned_apart_from_what_stash_installs():
     sandbox = list((ROOT / "plexsync" / "sandbox").rglob("*.py"))
-    runtime, extra = set(pinned("requirements.txt")), set(pinned("requirements-sandbox.txt"))
-    assert {"graphql-core", "pyyaml"} <= extra and not extra & runtime
-    assert third_party_imports(sandbox) <= runtime | extra
-    assert "-r requirements.txt" in (ROOT / "requirements-sandbox.txt").read_text()
+    runtime, provider = set(pinned("requirements.txt")), set(pinned("requirements-provider.txt"))
+    extra = set(pinned("requirements-sandbox.txt"))
+    assert {"graphql-core", "pyyaml"} <= extra and not extra & (runtime | provider)
+    assert third_party_imports(sandbox) <= runtime | provider | extra
+    assert "-r requirements-provider.txt" in (ROOT / "requirements-sandbox.txt").read_text()
     assert "-r requirements-sandbox.txt" in (ROOT / "requirements-dev.txt").read_text()
