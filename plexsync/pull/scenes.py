@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Iterator, Optional
 
 from plexsync.errors import InvalidData, StashTooOld
-from plexsync.stash import SCENE_FIELDS, StashClient
+from plexsync.stash import SYNC_SCENE_FRAGMENT, StashClient
 
 MIN_VERSION = (0, 25)
 READ_BATCH = 100
@@ -34,7 +34,7 @@ PULL_SCENE_MUTATION = (
     " $input: SceneUpdateInput!, $rate: Boolean!) {"
     " sceneAddPlay(id: $id, times: $times) @include(if: $plays) { count }"
     " sceneSaveActivity(id: $id, resume_time: $resume_time) @include(if: $resume)"
-    " sceneUpdate(input: $input) @include(if: $rate) { ...SyncScene } }" + SCENE_FIELDS
+    " sceneUpdate(input: $input) @include(if: $rate) { ...SyncScene } }" + SYNC_SCENE_FRAGMENT
 )
 _MISSING = re.compile(r"scene with id (\d+) not found")
 
