@@ -142,6 +142,7 @@ def test_a_rating_changed_in_stash_then_in_plex_ends_as_the_plex_one_with_no_loo
     result = pull(host)
 
     assert result.output["ratings_updated"] == 1 and sandbox.stash.scene(scene)["rating100"] == 20
+    assert [r.output for r in host.plugin_update_hooks] == ["queued"]  # Stash ran the hook for PlexSync's update
     assert wait_for(lambda: sandbox.worker_pid() is None, 60)  # the hook's job is done and the worker gone
     assert rate_requests(sandbox) == rates_before and sandbox.playback.state(key)["userRating"] == 2.0
     sandbox.stash.reset_log()
