@@ -179,3 +179,20 @@ def test_the_scheduled_pull_runs_in_the_background_worker(sandbox, host):
     host.run_task_by_mode("PlexSync", "reindex")  # any run that reads the settings caches the interval
     host.scene_update(scene, title="Scheduled 2")  # the next invocation finds the pull due
     assert wait_for(lambda: history(sandbox, scene) == stash_times(T0), 60)
+
+
+def test_an_item_linked_by_its_file_follows_the_file_to_another_scene(sandbox, host):
+    first, key = sandbox.add_scene("First owner", file_name="moved.mp4")
+    sandbox.playback.play(key, viewed_at=T0)
+    assert pull(host).output["plays_added"] == 1 and sandbox.stash.count(operation="SceneFiles") == 1
+    sandbox.playback.play(key, viewed_at=T0 + 60)
+    sandbox.stash.reset_log()
+    assert pull(host).output["plays_added"] == 1 and sandbox.stash.count(operation="SceneFiles") == 0  # link kept
+    path = sandbox.stash.scene(first)["files"][0]["path"]
+    sandbox.stash.update_scene(first, files=[("/data/videos/elsewhere.mp4", 5)])
+    second = sandbox.stash.add_scene(title="Second owner", files=[(path, 7)])
+    sandbox.playback.play(key, viewed_at=T0 + 120)
+
+    assert pull(host).output["unmatched"] == 1  # the link no longer holds: nothing written to the first scene
+    assert pull(host).output["plays_added"] == 1  # relinked to the scene that has the file now
+    assert history(sandbox, first) == stash_times(T0, T0 + 60) and history(sandbox, second) == stash_times(T0 + 120)

@@ -82,4 +82,5 @@ def test_the_pulls_one_request_per_scene_runs_only_the_parts_it_includes(stash):
     assert set(answer["data"]) == {"sceneAddPlay", "sceneUpdate"} and answer["data"]["sceneUpdate"]["rating100"] == 90
     assert run(stash, PULL_SCENES_QUERY, {"ids": [str(scene)]})["data"]["findScenes"]["scenes"] == [{
         "id": str(scene), "title": "Both", "rating100": 90, "resume_time": 0.0, "last_played_at": "2024-01-01T00:00:00Z",
-        "play_history": ["2024-01-01T00:00:00Z"], "updated_at": stash.scene(scene)["updated_at"]}]
+        "play_history": ["2024-01-01T00:00:00Z"], "updated_at": stash.scene(scene)["updated_at"],
+        "files": [{"path": f"/data/videos/scene{scene}.mp4"}]}]

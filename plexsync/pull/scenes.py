@@ -24,7 +24,7 @@ READ_BATCH = 100
 FILES_PAGE = 1000
 PULL_SCENES_QUERY = (
     "query PullScenes($ids: [ID!]) { findScenes(ids: $ids) {"
-    " scenes { id title rating100 resume_time last_played_at play_history updated_at } } }"
+    " scenes { id title rating100 resume_time last_played_at play_history updated_at files { path } } } }"
 )
 SCENE_FILES_QUERY = (
     "query SceneFiles($filter: FindFilterType) { findScenes(filter: $filter) { count scenes { id files { path size } } } }"

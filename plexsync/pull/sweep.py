@@ -55,6 +55,7 @@ class PullSweep:
         self.ledger = Ledger(runtime.db)
         self.scenes = StashScenes(runtime.stash)
         self.records = runtime.delivery.syncer.records
+        self.links = Links(runtime.db, self.records, runtime.delivery.syncer.matcher, self.scenes)
         self.counts = {**dict.fromkeys(COUNT_KEYS, 0), "scenes_changed": 0}
         self.examples: list = []
 
@@ -116,8 +117,7 @@ class PullSweep:
         states = self._relevant(states)
         self.counts["scanned"] = len({p.rating_key for p in fresh} | set(states))
         parked = self.ledger.parked()
-        links = Links(self.records, self.runtime.delivery.syncer.matcher, self.scenes).resolve(
-            {p.rating_key for p in fresh + parked} | set(states))
+        links = self.links.resolve({p.rating_key for p in fresh + parked} | set(states))
         self._unmatched([p for p in fresh if p.rating_key not in links], [s for k, s in states.items() if k not in links])
         work = {scene_id: {"plays": [], "state": None} for scene_id in self.ledger.pending()}  # settled even if idle
         for play in fresh + parked:
@@ -147,6 +147,8 @@ class PullSweep:
     def _chunk(self, scene_ids: list, work: dict) -> None:
         """Read, decide and write up to ``CHUNK`` scenes."""
         found = self.scenes.read(scene_ids)
+        for scene_id in [sid for sid, scene in found.items() if self._stale(scene, work[sid])]:
+            del found[scene_id]  # its link no longer holds: treated as gone, relinked by a later pull
         pending, done = self.ledger.pending(), self.ledger.done_times(scene_ids)
         records = self.records.many(list(found))
         states = {sid: work[sid]["state"] for sid in found if work[sid]["state"]}
@@ -167,6 +169,10 @@ class PullSweep:
                 refused.add(change.scene_id)
         self.ledger.finish(finished)
         self.ledger.mark([state for sid, state in states.items() if sid not in refused])
+
+    def _stale(self, scene: dict, entry: dict) -> bool:
+        keys = {p.rating_key for p in entry["plays"]} | ({entry["state"].rating_key} if entry["state"] else set())
+        return any([self.links.stale(key, scene) for key in keys])
 
     def _gone(self, gone: list, work: dict, pending: dict) -> None:
         """Scenes deleted in Stash since their item was linked: their plays wait for another scene."""
