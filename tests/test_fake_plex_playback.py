@@ -11,8 +11,8 @@ import pytest  # noqa: E402
 import requests  # noqa: E402
 from plexapi.exceptions import BadRequest, NotFound  # noqa: E402
 from plexapi.server import PlexServer  # noqa: E402
+from helpers import plex_with_sections  # noqa: E402
 
-from plexsync.sandbox.fake_plex import FakePlex  # noqa: E402
 from plexsync.sandbox.plex_playback import OWNER, Playback  # noqa: E402
 
 TOKEN = "plex-secret-token"
@@ -21,9 +21,7 @@ T0 = 1_700_000_000
 
 @pytest.fixture
 def plex():
-    with FakePlex(token=TOKEN, wallclock=lambda: T0 + 5000) as fake:
-        fake.add_section(title="Movies", locations=["/media/movies"])
-        fake.add_section(title="Other", locations=["/media/other"])
+    with plex_with_sections(TOKEN, T0 + 5000, {"Movies": "/media/movies", "Other": "/media/other"}) as fake:
         yield fake
 
 

@@ -1,6 +1,7 @@
 """The pull's parts on their own: Plex activity read from the fake Plex, the ledger in real SQLite, the decisions."""
 
 import pytest
+from helpers import plex_with_sections
 
 from plexsync.plex import PlexClient
 from plexsync.pull.activity import OWNER, Activity, Play, WatchState
@@ -8,7 +9,6 @@ from plexsync.pull.changes import decide, resume_time, rating_pull, settle
 from plexsync.pull.ledger import Ledger
 from plexsync.pull.scenes import parse_version, stash_time
 from plexsync.rating import Pull
-from plexsync.sandbox.fake_plex import FakePlex
 from plexsync.sandbox.plex_playback import Playback
 from plexsync.settings import load_settings
 
@@ -18,9 +18,7 @@ T0 = 1_700_000_000
 
 @pytest.fixture
 def plex():
-    with FakePlex(token=TOKEN, wallclock=lambda: T0 + 10_000) as fake:
-        fake.add_section(title="Movies", locations=["/media/movies"])
-        fake.add_section(title="Music", locations=["/media/music"])
+    with plex_with_sections(TOKEN, T0 + 10_000, {"Movies": "/media/movies", "Music": "/media/music"}) as fake:
         yield fake
 
 
