@@ -141,6 +141,10 @@ class PlexClient:
                 return function(*args, **kwargs)
         return self._retry(attempt)()
 
+    def machine_id(self) -> str:
+        """The server's ``machineIdentifier`` (read when connecting; no request of its own)."""
+        return str(self.server.machineIdentifier or "")
+
     def identity(self) -> dict:
         """``GET /identity`` without the token: any HTTP answer proves Plex is reachable at ``url``."""
         def probe() -> dict:

@@ -46,7 +46,8 @@ def preview_scene(runtime: Runtime, scene: dict) -> dict:
     view = plex_view(item)
     params, _ = plan_edit(desired_state(scene, runtime.settings), view, record.written if record else {},
                           runtime.settings.preserve_plex_edits)
-    return {**entry, "match": {"rating_key": match.rating_key, "confidence": match.confidence, "file": PATHS.shown(match.plex_file)},
+    return {**entry, "match": {"rating_key": match.rating_key, "confidence": match.confidence, "file": PATHS.shown(match.plex_file),
+                               "plex_title": item.title or "", "library": item.librarySectionTitle or ""},
             "changes": _changes(params, view)}
 
 

@@ -26,6 +26,7 @@ from plexsync.plex import PlexClient
 from plexsync.protocol import ServerConnection
 from plexsync.records import SyncRecords
 from plexsync.retries import RetrySchedule
+from plexsync.scene_state import PLEX_SERVER_KEY
 from plexsync.schedule import SCHEDULE_KEY
 from plexsync.settings import Settings, load_settings
 from plexsync.stash import StashClient
@@ -67,6 +68,13 @@ def client_id(db: StateDB) -> str:
     return value
 
 
+def remember_plex(db: StateDB, url: str, plex: PlexClient) -> None:
+    """Cache Plex's URL and machine id, so a scene's Plex tab can link to Plex Web without asking Plex."""
+    value = {"url": url, "machine_id": plex.machine_id()}
+    if db.get(PLEX_SERVER_KEY) != value:
+        db.put(PLEX_SERVER_KEY, value)
+
+
 def read_settings(stash: StashClient, db: StateDB) -> Settings:
     """Settings from Stash; remembers the debug flag so hooks (which never call Stash) can honour it."""
     settings = load_settings(stash.plugin_settings())
@@ -96,6 +104,7 @@ def build(connection: ServerConnection, data_dir: Path, db: StateDB, resume: boo
     plex = PlexClient(settings.plex_url, settings.token, client_id(db), settings.connect_timeout,
                       settings.read_timeout, sleep=sleep)
     sections = plex.sections(settings.libraries)
+    remember_plex(db, settings.plex_url, plex)
     index = LibraryIndex(db, plex, sections, clock)
     records = SyncRecords(db, clock)
     syncer = Syncer(stash, plex, Matcher(index, PathMapper(settings.path_rules), settings.strict_matching),

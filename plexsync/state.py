@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 STATE_FILE = "state.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: hourly_counts (syncs per hour, for the PlexSync page's chart)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS lease (
@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS breakers (
 CREATE TABLE IF NOT EXISTS outages (
     id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT, started_at REAL, ended_at REAL, last_error TEXT);
 CREATE TABLE IF NOT EXISTS daily_counts (day TEXT PRIMARY KEY, synced INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS hourly_counts (hour INTEGER PRIMARY KEY, synced INTEGER NOT NULL);
 """
 
 
