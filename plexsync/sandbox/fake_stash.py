@@ -401,7 +401,7 @@ _OBJECTS = {
     "Query": {"findScene": "Scene", "findScenes": "FindScenesResultType!", "findPerformer": "Performer",
               "findStudio": "Studio", "findTag": "Tag", "version": "Version!",
               "configuration": "ConfigResult!"},
-    "Mutation": {"sceneUpdate": "Scene", "configurePlugin": "Map!"},
+    "Mutation": {"sceneUpdate": "Scene", "configurePlugin": "Map!", "runPluginOperation": "Any"},
     "Scene": {"id": "ID!", "title": "String", "code": "String", "details": "String", "director": "String",
               "url": "String", "urls": "[String!]!", "date": "String", "rating100": "Int",
               "organized": "Boolean!", "o_counter": "Int", "interactive": "Boolean!", "play_count": "Int",
@@ -442,6 +442,7 @@ _ARGS = {
     ("ConfigResult", "plugins"): {"include": "[ID!]"},
     ("Mutation", "sceneUpdate"): {"input": "SceneUpdateInput!"},
     ("Mutation", "configurePlugin"): {"plugin_id": "ID!", "input": "Map!"},
+    ("Mutation", "runPluginOperation"): {"plugin_id": "ID!", "args": "Map"},
 }
 
 _DIRECTIVE_ARGS = {"skip": {"if": "Boolean!"}, "include": {"if": "Boolean!"}}
@@ -989,8 +990,10 @@ class FakeStash:
 
     def __init__(self, api_key: str = "", require_auth: bool = False, tz_offset: str = "+02:00",
                  version: str = "v0.30.1", supports_groups: bool = True, refresh_cookies: bool = False,
-                 config_dir: Optional[str] = None, clock: Callable[[], float] = time.time):
+                 config_dir: Optional[str] = None, clock: Callable[[], float] = time.time,
+                 plugin_runner: Optional[Callable[[str, dict], tuple]] = None):
         self.api_key = api_key
+        self.plugin_runner = plugin_runner  # (plugin_id, args) -> (output, error); sandbox/plugin_operations.py
         self.require_auth = require_auth
         self.version = version
         self.supports_groups = supports_groups
@@ -1391,7 +1394,7 @@ class FakeStash:
 
     def _mutation_root(self, base: str) -> dict:
         return {"sceneUpdate": lambda a: self._scene_update(a["input"], base),
-                "configurePlugin": self._configure_plugin}
+                "configurePlugin": self._configure_plugin, "runPluginOperation": self._run_plugin_operation}
 
     def _lookup(self, table: dict, args: dict, view: Callable) -> Optional[dict]:
         with self._lock:
@@ -1407,6 +1410,16 @@ class FakeStash:
     def _configure_plugin(self, args: dict) -> dict:
         self.set_plugin_settings(args["plugin_id"], args["input"])
         return self.plugin_settings(args["plugin_id"]) or {}
+
+    def _run_plugin_operation(self, args: dict) -> Any:
+        """runPluginOperation (v0.25+, pkg/plugin/plugins.go ``RunPlugin``): run the plugin with ``args``
+        and answer its output; the plugin's error becomes a GraphQL error."""
+        if self.plugin_runner is None:
+            raise GraphQLError(f"plugin {args['plugin_id']} is not installed in this fake Stash")
+        output, error = self.plugin_runner(args["plugin_id"], args.get("args") or {})
+        if error:
+            raise GraphQLError(error)
+        return output
 
     def _scene_update(self, data: dict, base: str) -> dict:
         with self._lock:
