@@ -59,6 +59,7 @@ class StashWeb:
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.web = self  # type: ignore[attr-defined]
+        self._server.handle_error = lambda request, address: None  # a browser leaving mid-answer: not ours to report
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="StashWeb", daemon=True)
         self._thread.start()
