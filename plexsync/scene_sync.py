@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 # Outcomes the delivery loop logs at debug only, in words for the UI's outcome line.
 QUIET_KINDS = {"retry": "not synced yet, a retry is scheduled", "held": "held until Plex or Stash answers again",
                "unchanged": "unchanged", "skipped": "skipped", "covered": "already synced"}
+DERIVED_FIELDS = ("titleSort", "year")
 TAKEOVER_WAIT = 60.0  # seconds the UI's request may wait for the background worker to finish its job
 
 
@@ -62,7 +63,10 @@ def scene_diff(operation: Operation) -> dict:
         scene = runtime.stash.find_scene(scene_id)
         if scene is None:
             raise BadInput(f"Stash has no scene {scene_id}")
-        return preview.preview_scene(runtime, scene)
+        diff = preview.preview_scene(runtime, scene)
+    if "changes" in diff:  # sort title and year follow title and date: the tab shows what the user sets
+        diff["changes"] = {k: v for k, v in diff["changes"].items() if k not in DERIVED_FIELDS}
+    return diff
 
 
 def _supersede(runtime: Runtime, job: Job) -> None:

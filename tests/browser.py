@@ -130,8 +130,9 @@ def _shoot(ui: StashUI, target: Path) -> list:
     scenes = [sandbox.add_scene(f"Harbour at Dawn, part {n}", studio=studio, date="2024-05-0%d" % n,
                                 tags=["Harbour", "Sunrise", "4K"], details="Boats leave the harbour as the fog lifts.")
               for n in range(1, 6)]
-    for scene, _ in scenes[1:]:
+    for scene, _ in scenes:
         host.run_operation("PlexSync", {"mode": "sync_scene", "scene_id": str(scene)})
+    sandbox.stash.update_scene(scenes[0][0], title="Harbour at Dawn (director's cut)", tags=["Harbour", "Sunrise", "8K"])
     twin = sandbox.stash.add_scene(title="Lighthouse", files=[(f"{STASH_ROOT}/2024/lighthouse.mp4", 77)])
     for folder in ("archive", "2024-copy"):
         sandbox.plex.add_item(section=1, title="lighthouse", files=[(f"{PLEX_ROOT}/{folder}/lighthouse.mp4", 77)])
@@ -143,7 +144,7 @@ def _shoot(ui: StashUI, target: Path) -> list:
     page.wait_for_selector(".plexsync-diff")
     page.wait_for_selector(".plexsync-open, .plexsync-unreachable")
     written = [target / "plex-tab.png", target / "plexsync-page.png"]
-    page.screenshot(path=str(written[0]), full_page=True)
+    page.locator(".scene-tabs").screenshot(path=str(written[0]))
     ui.open("/plugins/plexsync")
     page.wait_for_selector(".plexsync-letters-table")
     page.screenshot(path=str(written[1]), full_page=True)

@@ -140,6 +140,7 @@ def test_scene_diff_shows_what_a_sync_would_change_and_writes_nothing(sandbox, h
     assert result.error is None
     assert result.output["match"]["rating_key"] == key and result.output["match"]["library"] == "Movies"
     assert result.output["changes"]["title"] == {"plex": sandbox.plex.item(key).title, "stash": "Compared"}
+    assert "titleSort" not in result.output["changes"]  # follows the title: not a field the user sets
     assert sandbox.plex.count("PUT") + sandbox.plex.count("POST") == 0
     assert not any("would change" in line for line in result.lines())  # no preview block per view
 

@@ -117,7 +117,7 @@
 
   const FIELD_NAMES = {
     title: "Title", titleSort: "Sort title", summary: "Details", studio: "Studio", originallyAvailableAt: "Date",
-    genre: "Genres", label: "Labels", actor: "Performers", collection: "Collection",
+    year: "Year", genre: "Genres", label: "Labels", actor: "Performers", collection: "Collection",
   };
 
   function fieldName(key) {
@@ -214,7 +214,7 @@
       case "queued":
         return "Queued (" + status.queue.waiting + " waiting); " +
           (status.worker_running ? "the background worker is running." : "a worker starts with the next change or task.");
-      case "synced": return "Nothing waiting: Plex got this scene's last change.";
+      case "synced": return "Nothing waiting in PlexSync's queue.";
       default: return "PlexSync has not written this scene to Plex yet.";
     }
   }
@@ -305,11 +305,11 @@
       const keys = Object.keys(diff.data.changes || {});
       body = keys.length === 0
         ? h("p", { className: "plexsync-in-agreement" }, "Plex shows what Stash has: nothing to sync.")
-        : h(Bootstrap.Table, { size: "sm", className: "plexsync-diff", responsive: true },
+        : h(Fragment, null, h("p", { className: "plexsync-differs" }, "A sync would write " + keys.length + " field(s) to Plex:"), h(Bootstrap.Table, { size: "sm", className: "plexsync-diff", responsive: true },
           h("thead", null, h("tr", null, h("th", null, "Field"), h("th", null, "In Plex now"), h("th", null, "From Stash"))),
           h("tbody", null, keys.map((key) => h("tr", { key: key, "data-field": key },
             h("td", null, fieldName(key)), h("td", { className: "plexsync-plex" }, shown(diff.data.changes[key].plex)),
-            h("td", { className: "plexsync-stash" }, shown(diff.data.changes[key].stash))))));
+            h("td", { className: "plexsync-stash" }, shown(diff.data.changes[key].stash)))))));
     }
     return h(Section, { title: "Stash and Plex now", className: "plexsync-diff-section" },
       body, diff.loading && diff.data && h(Spinner, null, "Comparing again…"));
@@ -444,7 +444,7 @@
     const letter = props.letter;
     const what = letter.scene_id ? h(Router.Link, { to: "/scenes/" + letter.scene_id }, "scene " + letter.scene_id) : letter.job;
     return h("tr", { "data-letter": letter.id },
-      h("td", null, what), h("td", null, letter.error_class.replace("_", " ")),
+      h("td", null, what), h("td", { className: "text-nowrap" }, letter.error_class.replace("_", " ")),
       h("td", null, h("div", null, letter.reason), h("div", { className: "plexsync-letter-remedy small" }, "Fix: " + letter.remedy)),
       h("td", { className: "text-nowrap small" }, when(letter.failed_at)),
       h("td", { className: "text-nowrap" },
