@@ -4,7 +4,9 @@ One paged pass over Stash's scenes (pages of 100 sorted by ``id``, or by ``updat
 changes), never one query per scene: a page's changed scenes (what would be written differs from the
 last write's fingerprint) are queued with the page's data attached, then drained in the foreground
 before the next page, so memory stays bounded and a SIGKILL loses nothing (queued jobs persist,
-finished scenes are recorded and skipped by the next run).
+finished scenes are recorded and skipped by the next run). While Plex is down (its circuit breaker is
+open, at the start or from some page on), the changed scenes are only queued: the background worker
+delivers them once Plex answers again.
 """
 
 import logging
@@ -77,15 +79,24 @@ class BulkSync:
         self.counts["scanned"] += len(scenes)
         self.counts["unchanged"] += len(scenes) - len(changed)
         self.counts["queued"] += len(changed)
-        syncer.prefetched.update({int(s["id"]): (s, fetched_at) for s in changed})
-        syncer.prefetched_items.update(self._items_for(changed))
-        self.runtime.queue.put_many([Job(int(s["id"]), "sync", fetched_at, source="bulk") for s in changed])
         pages = max(1, -(-total // PAGE_SIZE))
         step = lambda fraction: self.progress(min(0.999, (page - 1 + fraction) / pages))  # noqa: E731
+        jobs = [Job(int(s["id"]), "sync", fetched_at, source="bulk") for s in changed]
+        if self.runtime.delivery.blocked_until() is None:
+            self._deliver(changed, jobs, fetched_at, step)
+        else:
+            self.runtime.queue.put_many(jobs)  # Plex is down: the background worker delivers them later
+        step(1.0)
+
+    def _deliver(self, changed: list, jobs: list, fetched_at: float, step: Callable[[float], None]) -> None:
+        """Queue the page's changed scenes with their data attached and drain them now."""
+        syncer = self.runtime.delivery.syncer
+        syncer.prefetched.update({int(s["id"]): (s, fetched_at) for s in changed})
+        syncer.prefetched_items.update(self._items_for(changed))
+        self.runtime.queue.put_many(jobs)
         drain_foreground(self.runtime, step, on_result=self._count)
         syncer.prefetched.clear()
         syncer.prefetched_items.clear()
-        step(1.0)
 
     def _items_for(self, scenes: list) -> dict:
         """The page's Plex items in one request (each scene is still matched and verified as it syncs)."""

@@ -1,10 +1,12 @@
 """Delivery: take one job through the syncer and route its outcome (ack, retry, hold or bury).
 
-Error routing (errors.py): transient -> retry with backoff and counted by the service's circuit
-breaker; while a breaker is OPEN, jobs are held (no retry spent, never dead-lettered) until it
-half-opens; not-found -> the long retry schedule; permanent -> dead letters with the reason; anything
-else is a bug -> dead letters with the traceback. The retry or dead letter is written before the queue
-row is acknowledged, so a SIGKILL between the two repeats work at most, and never loses it.
+Error routing (errors.py): transient -> the service is probed at once (``outage``): if it is down, its
+circuit breaker opens and the job is held (no retry spent, never dead-lettered) until a probe finds the
+service back; otherwise the job is retried with backoff. A 401/403 or a setting Plex contradicts is a
+configuration outage: held the same way until the setting is fixed. Not-found -> a few quick looks
+after the scan request, then the long retry schedule; permanent -> dead letters with the reason;
+anything else is a bug -> dead letters with the traceback. The retry, hold or dead letter is written
+before the queue row is acknowledged, so a SIGKILL between the two repeats work at most, never loses it.
 """
 
 import logging
@@ -15,8 +17,9 @@ from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 from plexsync.deadletters import DeadLetters
-from plexsync.errors import NotFoundYet, PermanentError, TransientError
+from plexsync.errors import AuthError, ConfigError, NotFoundYet, PermanentError, TransientError
 from plexsync.jobs import Claim, Job, JobQueue
+from plexsync.outage import Outages, service_of
 from plexsync.retries import RetrySchedule, policies
 from plexsync.sync import Outcome, Syncer
 
@@ -41,17 +44,21 @@ class Delivery:
     """Processes claimed jobs; shared by the background worker and the foreground tasks."""
 
     def __init__(self, queue: JobQueue, syncer: Syncer, retries: RetrySchedule, letters: DeadLetters,
-                 breakers: dict, max_retries: int, clock: Callable[[], float] = time.time,
+                 outages: Outages, max_retries: int, clock: Callable[[], float] = time.time,
                  rand: Callable[[float, float], float] = random.uniform, time_scale: float = 1.0) -> None:
         self.queue, self.syncer, self.retries, self.letters = queue, syncer, retries, letters
-        self.breakers, self.clock, self.rand = breakers, clock, rand
+        self.outages, self.clock, self.rand = outages, clock, rand
         self.policies = policies(max_retries, time_scale)
         self.scheduled_reconcile: Optional[Callable[[str], dict]] = None
 
+    @property
+    def breakers(self) -> dict:
+        """The circuit breakers by service (``plex``, ``stash``)."""
+        return self.outages.breakers
+
     def blocked_until(self) -> Optional[float]:
-        """When an OPEN breaker half-opens, or None if calls may be made now."""
-        times = [b.snapshot().retry_at for b in self.breakers.values() if not b.allows()]
-        return min(times) if times else None
+        """When the next probe of an open breaker is due, or None if calls may be made now."""
+        return self.outages.blocked_until()
 
     def promote_due(self) -> int:
         """Move retries whose time has come back into the queue; returns how many."""
@@ -81,13 +88,14 @@ class Delivery:
             return self._reconcile(job)
         if self.syncer.covered(job):
             return Result("covered", job.scene_id, "already synced from a newer Stash state")
-        blocked = self.blocked_until()
-        if blocked is not None:
-            return self._hold(job, blocked, "Plex or Stash is unreachable (circuit breaker open)")
+        if self.blocked_until() is not None:
+            return self._hold(job, "Plex or Stash is unreachable (circuit breaker open)")
         try:
             outcome = self.syncer.sync(job)
         except TransientError as exc:
             return replace(self._transient(job, exc), error=type(exc).__name__)
+        except (AuthError, ConfigError) as exc:
+            return replace(self._refused(job, exc), error=type(exc).__name__)
         except NotFoundYet as exc:
             self._succeeded()
             return replace(self._retry(job, "not_found", str(exc), exc.scene_title), error=type(exc).__name__)
@@ -108,7 +116,9 @@ class Delivery:
         try:
             report = self.scheduled_reconcile(job.event[len("reconcile_"):])
         except TransientError as exc:
-            return self._retry(job, "transient", str(exc))
+            return self._transient(job, exc)
+        except (AuthError, ConfigError) as exc:
+            return self._refused(job, exc)
         return Result("reconciled", 0, f"{report.get('queued', 0)} scenes queued")
 
     def _fan_out(self, job: Job) -> Result:
@@ -116,7 +126,9 @@ class Delivery:
         try:
             scene_ids = self.syncer.expand(job)
         except TransientError as exc:
-            return self._retry(job, "transient", str(exc))
+            return self._transient(job, exc)
+        except AuthError as exc:
+            return self._refused(job, exc)
         except PermanentError as exc:
             return self._bury(job, "permanent", str(exc))
         self.queue.put_many([Job(scene_id, "sync", self.clock(), source=job.event) for scene_id in scene_ids])
@@ -129,20 +141,22 @@ class Delivery:
         return Result(outcome.kind, outcome.scene_id, outcome.detail)
 
     def _succeeded(self) -> None:
-        for breaker in self.breakers.values():
-            if breaker.record_success():
-                released = self.retries.release_held()
-                log.info("%s is reachable again; %s held jobs resume", breaker.name.capitalize(), released)
+        for service in self.outages.breakers:
+            self.outages.succeeded(service)
 
     def _transient(self, job: Job, exc: TransientError) -> Result:
-        breaker = self.breakers.get(exc.service)
-        if breaker is not None and breaker.record_failure(str(exc)):
-            return self._hold(job, breaker.snapshot().retry_at or self.clock(), str(exc))
+        if self.outages.confirm(exc):
+            return self._hold(job, str(exc))
         return self._retry(job, "transient", str(exc), exc.scene_title)
 
-    def _hold(self, job: Job, until: float, reason: str) -> Result:
-        self.retries.defer(job, until, "transient", reason, held=True)
-        log.debug("scene %s: held until the circuit breaker half-opens (%s)", job.scene_id, reason)
+    def _refused(self, job: Job, exc: Exception) -> Result:
+        """A configuration outage (401/403, a setting Plex contradicts): held until the setting is fixed."""
+        self.outages.trip(service_of(exc), exc, in_hand=1)
+        return self._hold(job, str(exc))
+
+    def _hold(self, job: Job, reason: str) -> Result:
+        self.retries.hold(job, reason)
+        log.debug("scene %s: held until the outage ends (%s)", job.scene_id, reason)
         return Result("held", job.scene_id, reason, "transient")
 
     def _retry(self, job: Job, error_class: str, message: str, title: str = "") -> Result:

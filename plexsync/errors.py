@@ -58,7 +58,15 @@ class PermanentError(PlexSyncError):
 
 
 class AuthError(PermanentError):
-    """Plex or Stash refused our credentials (401/403)."""
+    """Plex refused our credentials (401/403): a configuration outage, so jobs are held, never buried."""
+
+    service = "plex"  # whose circuit breaker holds the jobs until the credentials work again
+
+
+class StashAuthError(AuthError):
+    """Stash refused PlexSync's session or API key."""
+
+    service = "stash"
 
 
 class AmbiguousMatch(PermanentError):

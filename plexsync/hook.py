@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from plexsync import stashlog
+from plexsync import misconfig, stashlog
 from plexsync.errors import BadInput
 from plexsync.jobs import JobQueue, new_job
 from plexsync.lease import SPAWN_TTL, Lease, new_token
@@ -123,7 +123,10 @@ def plugin_dir(connection: ServerConnection) -> str:
 
 
 def ensure_worker(db: StateDB, connection: ServerConnection) -> Optional[int]:
-    """Start a detached worker unless one holds the lease; returns the new worker's pid, if any."""
+    """Start a detached worker unless one holds the lease (or the last one stopped on a configuration
+    error and asked for a pause); returns the new worker's pid, if any."""
+    if not misconfig.spawn_allowed(db):
+        return None
     token = new_token()
     lease = Lease(db, token)
     if lease.holder() is not None or not lease.acquire(ttl=SPAWN_TTL):  # cheap read first, then the lock

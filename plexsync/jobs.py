@@ -116,6 +116,10 @@ class JobQueue:
         """Mark a claimed job done."""
         self._queue.ack(id=claim.pqid)
 
+    def resume_unacked(self) -> None:
+        """Put rows a killed lease holder left claimed back into the queue (only the new holder may)."""
+        self._queue.resume_unack_tasks()
+
     def release(self, claim: Claim) -> None:
         """Give a claimed job back unprocessed (used when stopping mid-batch)."""
         self._queue.nack(id=claim.pqid)

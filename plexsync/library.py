@@ -9,7 +9,7 @@ item before writing; "not found" is never cached.
 import logging
 import threading
 import time
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 from plexsync.paths import basename, file_key
 from plexsync.plex import PlexClient, Section
@@ -24,18 +24,37 @@ CREATE TABLE IF NOT EXISTS plex_index (
 CREATE INDEX IF NOT EXISTS plex_index_name ON plex_index (name_key, size);
 CREATE INDEX IF NOT EXISTS plex_index_item ON plex_index (rating_key);
 """
-REFRESH_MIN_INTERVAL = 5.0
+REFRESH_MIN_INTERVAL = 2.0  # seconds: at most one incremental listing per 2 s, however many jobs miss
 SLACK = 2  # seconds re-listed before the last refresh, against clock skew between us and Plex
+
+
+class Sections:
+    """The Plex libraries to match in, listed on first use (Plex may be down when a worker starts).
+
+    Iterating lists them once (``plex_libraries`` names, or every movie library) and keeps the answer.
+    """
+
+    def __init__(self, plex: PlexClient, names: list) -> None:
+        self.plex, self.names = plex, names
+        self._found: Optional[list] = None
+        self._lock = threading.Lock()
+
+    def __iter__(self):
+        with self._lock:
+            if self._found is None:
+                self._found = self.plex.sections(self.names)
+        return iter(self._found)
 
 
 class LibraryIndex:
     """File path -> ratingKey for the configured sections."""
 
-    def __init__(self, db: StateDB, plex: PlexClient, sections: list, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, db: StateDB, plex: PlexClient, sections: Iterable, clock: Callable[[], float] = time.time) -> None:
         self.db, self.plex, self.sections, self.clock = db, plex, sections, clock
         self._last_refresh = float("-inf")
         self._refreshing = threading.Lock()
         self._generation = 0
+        self.offline = False  # while Plex is down: lookups use the index as it is, never refreshing it
         with db.transaction() as conn:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
@@ -68,6 +87,8 @@ class LibraryIndex:
 
         Serialized: a thread that finds a refresh under way waits for it and then uses its result.
         """
+        if self.offline:
+            return 0
         generation = self._generation
         with self._refreshing:
             if self._generation != generation:  # another thread refreshed while we waited

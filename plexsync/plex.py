@@ -142,8 +142,8 @@ class PlexClient:
         return self._retry(attempt)()
 
     def machine_id(self) -> str:
-        """The server's ``machineIdentifier`` (read when connecting; no request of its own)."""
-        return str(self.server.machineIdentifier or "")
+        """The server's ``machineIdentifier`` once connected, else "" (never a request of its own)."""
+        return str(self._server.machineIdentifier or "") if self._server is not None else ""
 
     def identity(self) -> dict:
         """``GET /identity`` without the token: any HTTP answer proves Plex is reachable at ``url``."""
@@ -155,6 +155,17 @@ class PlexClient:
             except ElementTree.ParseError:
                 return {"status": response.status_code}
         return self._retry(probe)()
+
+    def probe(self) -> None:
+        """The cheapest sign of life, one ``GET /identity`` (no token); PlexUnavailable unless Plex answers.
+
+        Short timeouts: a Plex that is up answers this in milliseconds, and a probe must not hold up the
+        next one.
+        """
+        with translate(f"reaching {self.url}"):
+            response = self._session.get(f"{self.url}/identity", timeout=(min(self._timeout[0], 2.0), 5.0))
+        if response.status_code == 429 or response.status_code >= 500:
+            raise PlexUnavailable(f"Plex answered {response.status_code} at {self.url}/identity")
 
     def sections(self, names: list) -> list:
         """The movie sections to match in: those named, or every movie section when none are."""

@@ -16,6 +16,9 @@ never one Plex search per scene. Every scene in scope gets exactly one class:
   reconcile never overwrites good Plex data with nothing.
 
 The first four are queued (``plex_drifted`` only without ``preserve_plex_edits``); ``dry_run`` queues nothing.
+While Plex is down (its breaker is open, or it fails during the pass), scenes are classified from
+Stash, the library index as it is and PlexSync's own records; drift is not checked (``plex_checked``
+is false) and the queued scenes wait for the background worker.
 """
 
 import logging
@@ -23,7 +26,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional
 
-from plexsync.errors import AmbiguousMatch, BadInput, NotFoundYet, PlexSyncError
+from plexsync.errors import AmbiguousMatch, AuthError, BadInput, ConfigError, NotFoundYet, PlexSyncError, TransientError
 from plexsync.jobs import Job
 from plexsync.metadata import desired_state, drift, plex_view
 from plexsync.overview import EXAMPLES_KEY
@@ -56,18 +59,33 @@ class Reconcile:
     def run(self, scope: str = "all") -> dict:
         """The whole pass; returns counts per class plus ``queued``."""
         scene_filter = self._filter(scope)
-        self.runtime.index.refresh(force=True)
+        self._refresh_index()
         self.progress(0.0)
         for page, total, scenes in self.runtime.stash.all_scenes(PAGE_SIZE, scene_filter):
             self._page(scenes, self.clock())
             self.progress(min(1.0, page * PAGE_SIZE / max(1, total)))
         self.progress(1.0)
         report = {**self.counts, "queued": self.queued, "scope": scope, "dry_run": self.dry_run,
+                  "plex_checked": not self.runtime.index.offline,
                   "examples": {k: v for k, v in self.examples.items() if v}}
         self.runtime.db.put(LAST_RUN_KEY, {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "at_ts": self.clock(),
                                            **{k: v for k, v in report.items() if k != "examples"}})
         self.runtime.db.put(EXAMPLES_KEY, report["examples"])  # for the PlexSync page; status stays small
         return report
+
+    def _refresh_index(self) -> None:
+        self.runtime.index.offline = self.runtime.delivery.blocked_until() is not None
+        if self.runtime.index.offline:
+            return
+        try:
+            self.runtime.index.refresh(force=True)
+        except (TransientError, AuthError, ConfigError) as exc:
+            self._plex_down(exc)
+
+    def _plex_down(self, exc: PlexSyncError) -> None:
+        """Plex failed during the pass: open its breaker and go on from Stash and PlexSync's records."""
+        self.runtime.outages.trip("plex", exc)
+        self.runtime.index.offline = True
 
     def _filter(self, scope: str) -> Optional[dict]:
         if scope not in SCOPES:
@@ -102,8 +120,13 @@ class Reconcile:
             return ("missing_in_plex", str(exc))
         except AmbiguousMatch as exc:
             return ("ambiguous", str(exc))
+        except (TransientError, AuthError, ConfigError) as exc:
+            self._plex_down(exc)
+            return self._match(scene)
 
     def _items(self, keys: list) -> dict:
+        if self.runtime.index.offline:
+            return {}
         try:
             return self.runtime.plex.fetch_items(keys) if keys else {}
         except PlexSyncError as exc:

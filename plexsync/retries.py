@@ -2,7 +2,8 @@
 
 A job that failed leaves the queue and waits here with its due time, so it never blocks the jobs
 behind it (persist-queue's ``nack`` would put it back at the head), and its due time survives
-restarts. The worker moves due jobs back into the queue.
+restarts. The worker moves due jobs back into the queue. Jobs *held* during an outage have no due
+time of their own: they wait until the circuit breaker closes (``release_held``), spending no retry.
 """
 
 import json
@@ -15,17 +16,28 @@ from plexsync.jobs import Job
 from plexsync.state import StateDB
 
 
+# Not found yet: Plex usually adds a file within seconds of the scan request, so look again after these
+# waits (each look is one incremental index refresh) before the long schedule takes over.
+SCAN_LOOKS = (2.0, 3.0, 5.0, 5.0, 5.0, 5.0, 5.0)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Full-jitter exponential backoff: delay = uniform(0, min(cap, base * 2**(attempt-1)))."""
+    """Full-jitter exponential backoff: delay = uniform(0, min(cap, base * 2**(attempt-1))).
+
+    ``first``: fixed waits for the first retries, before the backoff starts (its attempts count from 1).
+    """
 
     base: float
     cap: float
     max_tries: int
+    first: tuple = ()
 
     def delay(self, attempt: int, rand: Callable[[float, float], float] = random.uniform) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based)."""
-        ceiling = min(self.cap, self.base * (2 ** max(0, attempt - 1)))
+        if attempt <= len(self.first):
+            return self.first[attempt - 1]
+        ceiling = min(self.cap, self.base * (2 ** max(0, attempt - len(self.first) - 1)))
         return rand(0.0, ceiling)
 
     def exhausted(self, attempts: int) -> bool:
@@ -34,13 +46,15 @@ class RetryPolicy:
 
 
 def policies(max_retries: int, time_scale: float = 1.0) -> dict:
-    """The policy per error class: transient 5 s..80 s x ``max_retries``, not-found 30 s..600 s x 12.
+    """The policy per error class: transient 5 s..80 s x ``max_retries``; not-found the quick looks after a
+    scan request (2 s .. 30 s after it), then 30 s..600 s x 12.
 
     ``time_scale`` shrinks every delay (PLEXSYNC_TIME_SCALE; end-to-end tests run real processes).
     """
+    looks = tuple(wait * time_scale for wait in SCAN_LOOKS)
     return {
         "transient": RetryPolicy(base=5.0 * time_scale, cap=80.0 * time_scale, max_tries=max_retries),
-        "not_found": RetryPolicy(base=30.0 * time_scale, cap=600.0 * time_scale, max_tries=12),
+        "not_found": RetryPolicy(base=30.0 * time_scale, cap=600.0 * time_scale, max_tries=12 + len(looks), first=looks),
     }
 
 
@@ -68,10 +82,14 @@ class RetrySchedule:
             (job.key, json.dumps(job.to_dict()), due_at, error_class, message[:2000], int(held)),
         )
 
+    def hold(self, job: Job, message: str) -> None:
+        """Park ``job`` until the outage ends (no retry spent; never dead-lettered)."""
+        self.defer(job, self.clock(), "transient", message, held=True)
+
     def due(self, limit: int = 500) -> list:
-        """Jobs whose time has come, oldest due first."""
+        """Jobs whose time has come, oldest due first (held jobs wait for ``release_held``)."""
         rows = self.db.query(
-            "SELECT job, due_at, error_class, last_error, held FROM retries WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+            "SELECT job, due_at, error_class, last_error, held FROM retries WHERE held = 0 AND due_at <= ? ORDER BY due_at LIMIT ?",
             (self.clock(), limit),
         )
         return [Deferred(Job.from_dict(json.loads(r[0])), r[1], r[2] or "", r[3] or "", bool(r[4])) for r in rows]
@@ -94,12 +112,16 @@ class RetrySchedule:
         return self.db.execute("UPDATE retries SET due_at = ?, held = 0 WHERE held = 1", (self.clock(),))
 
     def next_due(self) -> Optional[float]:
-        """The earliest due time, or None when nothing waits."""
-        return self.db.query("SELECT MIN(due_at) FROM retries")[0][0]
+        """The earliest due time of a retry (held jobs have none), or None when no retry waits."""
+        return self.db.query("SELECT MIN(due_at) FROM retries WHERE held = 0")[0][0]
 
     def count(self) -> int:
-        """How many jobs wait for a retry."""
+        """How many jobs wait, for a retry or for an outage to end."""
         return self.db.query("SELECT COUNT(*) FROM retries")[0][0]
+
+    def held(self) -> int:
+        """How many jobs wait for an outage to end."""
+        return self.db.query("SELECT COUNT(*) FROM retries WHERE held = 1")[0][0]
 
     def clear(self) -> int:
         """Drop every waiting retry; returns how many."""

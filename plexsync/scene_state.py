@@ -19,7 +19,7 @@ from plexsync.retries import Deferred, RetrySchedule
 from plexsync.state import StateDB
 from plexsync.status import iso
 
-PLEX_SERVER_KEY = "plex_server"  # {url, machine_id}, cached by every runtime build (runtime.remember_plex)
+PLEX_SERVER_KEY = "plex_server"  # {url, machine_id}: cached by the UI's calls that reach Plex (scene_sync)
 WRITTEN_FIELDS = ("title", "summary", "studio", "originallyAvailableAt", "genre", "label", "actor", "collection")
 STATES = ("dead_letter", "held", "retrying", "syncing", "queued", "synced", "never_synced")
 

@@ -13,7 +13,7 @@ import logging
 import re
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Optional
 
 from plexsync import preview
 from plexsync.deadletters import DeadLetters
@@ -24,6 +24,7 @@ from plexsync.lease import Lease, new_token
 from plexsync.operations import Operation
 from plexsync.retries import RetrySchedule
 from plexsync.runtime import Runtime, build
+from plexsync.scene_state import PLEX_SERVER_KEY
 from plexsync.worker import take_over
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,17 @@ def _outcome_lines() -> Iterator[list]:
         logger.removeHandler(handler)
 
 
+def remember_plex(runtime: Runtime) -> Optional[dict]:
+    """Cache Plex's URL and machine id once Plex answered, so the tab links to Plex Web without asking Plex."""
+    machine_id = runtime.plex.machine_id()
+    if not machine_id:
+        return None
+    value = {"url": runtime.settings.plex_url, "machine_id": machine_id}
+    if runtime.db.get(PLEX_SERVER_KEY) != value:
+        runtime.db.put(PLEX_SERVER_KEY, value)
+    return value
+
+
 def scene_diff(operation: Operation) -> dict:
     """``scene_diff``: the match and what a sync would change, read live from Stash and Plex; writes nothing."""
     scene_id = operation.int_arg("scene_id")
@@ -64,6 +76,7 @@ def scene_diff(operation: Operation) -> dict:
         if scene is None:
             raise BadInput(f"Stash has no scene {scene_id}")
         diff = preview.preview_scene(runtime, scene)
+        diff["plex_web"] = remember_plex(runtime)
     if "changes" in diff:  # sort title and year follow title and date: the tab shows what the user sets
         diff["changes"] = {k: v for k, v in diff["changes"].items() if k not in DERIVED_FIELDS}
     return diff
@@ -107,6 +120,7 @@ def _run_now(operation: Operation, job: Job) -> dict:
             _supersede(runtime, job)
             with _outcome_lines() as caught:
                 result = runtime.delivery.process(job)
+            remember_plex(runtime)
     finally:
         lease.release()
         _restart_worker(operation)

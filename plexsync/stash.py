@@ -14,7 +14,7 @@ from typing import Callable, Optional
 import requests
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from plexsync.errors import AuthError, InvalidData, StashUnavailable
+from plexsync.errors import InvalidData, StashAuthError, StashUnavailable
 from plexsync.protocol import ServerConnection
 from plexsync.settings import PLUGIN_ID
 from plexsync.stashlog import SECRETS
@@ -139,7 +139,7 @@ class StashClient:
 
 def _check_status(response: requests.Response, what: str) -> None:
     if response.status_code in (401, 403):
-        raise AuthError(f"Stash refused PlexSync's credentials ({response.status_code}) for {what}: the session expired "
+        raise StashAuthError(f"Stash refused PlexSync's credentials ({response.status_code}) for {what}: the session expired "
                         "and no API key is set; run the task again from Stash or generate an API key in Settings > Security")
     if response.status_code == 429 or response.status_code >= 500:
         raise StashUnavailable(f"Stash answered {response.status_code} for {what}")

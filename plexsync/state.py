@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 STATE_FILE = "state.db"
-SCHEMA_VERSION = 2  # 2: hourly_counts (syncs per hour, for the PlexSync page's chart)
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS lease (
@@ -31,12 +31,19 @@ CREATE TABLE IF NOT EXISTS sync_records (
     synced_at REAL, fingerprint TEXT, written TEXT);
 CREATE TABLE IF NOT EXISTS breakers (
     name TEXT PRIMARY KEY, state TEXT NOT NULL, failures INTEGER NOT NULL,
-    opened_at REAL, last_error TEXT);
+    opened_at REAL, last_error TEXT, kind TEXT, probes INTEGER NOT NULL DEFAULT 0, probe_at REAL, said_at REAL);
 CREATE TABLE IF NOT EXISTS outages (
     id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT, started_at REAL, ended_at REAL, last_error TEXT);
 CREATE TABLE IF NOT EXISTS daily_counts (day TEXT PRIMARY KEY, synced INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS hourly_counts (hour INTEGER PRIMARY KEY, synced INTEGER NOT NULL);
 """
+# Upgrades of a database an older version created (``user_version`` -> statements bringing it to the next).
+MIGRATIONS = {
+    1: ("ALTER TABLE breakers ADD COLUMN kind TEXT",
+        "ALTER TABLE breakers ADD COLUMN probes INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE breakers ADD COLUMN probe_at REAL", "ALTER TABLE breakers ADD COLUMN said_at REAL"),
+    2: ("CREATE TABLE IF NOT EXISTS hourly_counts (hour INTEGER PRIMARY KEY, synced INTEGER NOT NULL)",),  # the page's chart
+}
 
 
 def data_dir_for(plugin_dir: str) -> Path:
@@ -58,10 +65,16 @@ class StateDB:
             self._migrate()
 
     def _migrate(self) -> None:
+        self._conn.execute("PRAGMA journal_mode = WAL")
         with self.transaction() as conn:
-            conn.execute("PRAGMA journal_mode = WAL")
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
+            version = conn.execute("PRAGMA user_version").fetchone()[0]  # again, under the write lock
+            if version == 0:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                version = SCHEMA_VERSION
+            for step in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[step]:
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

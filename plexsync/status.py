@@ -1,7 +1,9 @@
 """The ``status`` report: queue, retries, dead letters, breaker, worker and totals, from local state only.
 
 It needs neither Stash nor Plex, so it answers even when both are down. Its keys are an interface
-(automation reads them): ``pending``, ``in_retry`` and ``dead_letters`` are counts and are never renamed.
+(automation reads them): ``pending``, ``in_retry``, ``held`` and ``dead_letters`` are counts and are never
+renamed. ``in_retry`` counts jobs waiting for their own retry time; ``held`` those waiting for an outage
+to end (held jobs, plus the queue while a breaker is open); ``breaker.kind`` says what the outage is.
 """
 
 import logging
@@ -10,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Optional
 
+from plexsync import misconfig
 from plexsync.breaker import CircuitBreaker
 from plexsync.deadletters import DeadLetters
 from plexsync.jobs import JobQueue
@@ -38,25 +41,32 @@ def collect(data_dir: Path, clock: Callable[[], float] = time.time) -> dict:
         db.close()
 
 
+def _breaker(snapshot) -> dict:
+    """A breaker as reported: ``state``, ``kind`` (unreachable, auth, settings), next probe and last error."""
+    return {"state": snapshot.state, "kind": snapshot.kind if snapshot.is_open else None, "failures": snapshot.failures,
+            "retry_at": iso(snapshot.retry_at), "last_error": snapshot.last_error or None}
+
+
 def _report(db: StateDB, queue: JobQueue, clock: Callable[[], float]) -> dict:
     retries, letters = RetrySchedule(db, clock), DeadLetters(db, clock)
     plex_breaker = CircuitBreaker(db, clock=clock)
     breaker, stash = plex_breaker.snapshot(), CircuitBreaker(db, "stash", clock=clock).snapshot()
     holder = Lease(db, token="", clock=clock).holder()
-    waiting, in_flight = queue.pending(), queue.in_flight()
+    waiting, in_flight, held = queue.pending(), queue.in_flight(), retries.held()
     by_class = letters.counts()
     outage = plex_breaker.last_outage()
     totals = SyncRecords(db, clock).totals()
     return {
         "pending": waiting + in_flight,
         "in_flight": in_flight,
-        "in_retry": retries.count(),
+        "in_retry": retries.count() - held,
         "next_retry_at": iso(retries.next_due()),
+        "held": held + (waiting if breaker.is_open or stash.is_open else 0),
         "dead_letters": sum(by_class.values()),
         "dead_letters_by_class": by_class,
-        "breaker": {"state": breaker.state, "failures": breaker.failures, "retry_at": iso(breaker.retry_at),
-                    "last_error": breaker.last_error or None},
-        "stash_breaker": {"state": stash.state, "failures": stash.failures, "last_error": stash.last_error or None},
+        "breaker": _breaker(breaker),
+        "stash_breaker": _breaker(stash),
+        "misconfigured": misconfig.current(db),
         "last_outage": outage and {**outage, "started_at": iso(outage["started_at"]), "ended_at": iso(outage["ended_at"])},
         "worker": {"running": holder is not None, "pid": holder.pid if holder else None},
         "last_sync_at": iso(totals["last_sync_at"]),
@@ -71,9 +81,14 @@ def log_report(report: dict) -> None:
     log.info("queue: %s pending, %s waiting for a retry (next %s), %s dead letters %s",
              report["pending"], report["in_retry"], report["next_retry_at"] or "-",
              report["dead_letters"], report["dead_letters_by_class"] or "")
-    breaker = report["breaker"]
-    log.info("Plex circuit breaker: %s%s", breaker["state"],
-             f" (retry at {breaker['retry_at']}, last error: {breaker['last_error']})" if breaker["state"] != "closed" else "")
+    for name, key in (("Plex", "breaker"), ("Stash", "stash_breaker")):
+        breaker = report[key]
+        if breaker["state"] != "closed" or key == "breaker":
+            log.info("%s circuit breaker: %s%s", name, breaker["state"],
+                     f" ({breaker['kind']}; next probe {breaker['retry_at']}; {report['held']} jobs held; last error: "
+                     f"{breaker['last_error']})" if breaker["state"] != "closed" else "")
+    if report["misconfigured"]:
+        log.error("the background worker stopped on a setting: %s", report["misconfigured"])
     worker = report["worker"]
     log.info("background worker: %s; synced today %s, all time %s, last sync %s",
              f"running (pid {worker['pid']})" if worker["running"] else "not running",

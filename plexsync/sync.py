@@ -4,7 +4,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, replace
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 from plexsync.errors import ItemMissing, NotFoundYet, PermanentError, PlexSyncError
 from plexsync.jobs import Job
@@ -42,7 +42,7 @@ class Syncer:
     """Turns one job into at most one detail GET, one PUT and the image uploads that changed."""
 
     def __init__(self, stash: StashClient, plex: PlexClient, matcher: Matcher, records: SyncRecords, settings,
-                 sections: list, clock: Callable[[], float] = time.time) -> None:
+                 sections: Iterable, clock: Callable[[], float] = time.time) -> None:
         self.stash, self.plex, self.matcher, self.records = stash, plex, matcher, records
         self.settings, self.sections, self.clock = settings, sections, clock
         self.prefetched: dict = {}  # scene id -> (scene, fetched_at), filled by bulk syncs from their pages

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from plexsync import preview, stashlog, status
+from plexsync.breaker import UNREACHABLE
 from plexsync.bulk import BulkSync, sync_recent
 from plexsync.deadletters import DeadLetters
 from plexsync.errors import BadInput
@@ -24,7 +25,7 @@ from plexsync.reconcile import Reconcile
 from plexsync.reconcile import log_report as log_reconcile
 from plexsync.retries import RetrySchedule
 from plexsync.schedule import queue_if_due
-from plexsync.runtime import build, read_settings
+from plexsync.runtime import build, plex_outage, read_settings
 from plexsync.stash import StashClient
 from plexsync.state import StateDB, data_dir_for
 from plexsync.worker import drain_foreground, take_over
@@ -129,19 +130,51 @@ def run_log(task: Task) -> dict:
 
 
 def _foreground(task: Task, work: Callable) -> dict:
-    """Run ``work(runtime)`` holding the drain lease (taken over from a running worker, if any)."""
+    """Run ``work(runtime)`` holding the drain lease (taken over from a running worker, if any).
+
+    While Plex is down, ``work`` runs without the lease: its drains see the open breaker and only queue,
+    and the background worker (started here if none runs) delivers once Plex answers.
+    """
+    with build(task.input.connection, task.data_dir, task.db) as runtime:
+        result = work(runtime) if plex_outage(runtime) else _with_lease(task, runtime, work)
+        result = _note_outage(runtime, result)
+    stashlog.progress(1.0)
+    _wake_worker(task)
+    return result
+
+
+def _with_lease(task: Task, runtime, work: Callable) -> dict:
     lease = Lease(task.db, new_token())
     if not take_over(task.db, lease):
         raise BadInput("the background worker did not hand the queue over within 2 minutes; try again")
     try:
-        with build(task.input.connection, task.data_dir, task.db, resume=True) as runtime:
-            result = work(runtime)
+        runtime.queue.resume_unacked()  # only the lease holder may: a killed worker's job is redone, not lost
+        return work(runtime)
     finally:
         lease.release()
-    stashlog.progress(1.0)
-    if RetrySchedule(task.db).count():
-        ensure_worker(task.db, task.input.connection)  # retries due later belong to the background worker
-    return result
+
+
+def _note_outage(runtime, result: dict) -> dict:
+    """While Plex (or Stash) cannot be used: one line saying so and how many scenes wait; output keys too."""
+    kinds = runtime.outages.open_kinds()
+    if not kinds:
+        return result
+    service = "plex" if "plex" in kinds else "stash"
+    error = runtime.outages.breakers[service].snapshot().last_error
+    waiting = runtime.outages.waiting()
+    state = "unreachable" if kinds[service] == UNREACHABLE else "refusing PlexSync"
+    log.warning("%s is %s (%s): %s queued scenes will sync when it is back", service.capitalize(), state, error, waiting)
+    return {**result, "held": waiting, "outage": {"service": service, "kind": kinds[service], "error": error}}
+
+
+def _wake_worker(task: Task) -> None:
+    """Jobs left in the queue or waiting for a retry belong to the background worker."""
+    queue = JobQueue(task.data_dir)
+    try:
+        if queue.pending() or RetrySchedule(task.db).count():
+            ensure_worker(task.db, task.input.connection)
+    finally:
+        queue.close()
 
 
 def _summary(counts: dict) -> str:
@@ -194,13 +227,18 @@ def run_health(task: Task) -> dict:
 
 
 def run_reconcile(task: Task) -> dict:
-    """``reconcile``: classify every scene in ``scope`` and queue what a sync would fix."""
+    """``reconcile``: classify every scene in ``scope`` and queue what a sync would fix.
+
+    While Plex is down it classifies from Stash and PlexSync's own records (drift cannot be checked)
+    and queues what needs syncing for the background worker.
+    """
     dry_run = str(task.args.get("dry_run", "")).lower() in ("true", "1", "yes")
     with _runtime(task) as runtime:
+        plex_outage(runtime)
         report = Reconcile(runtime, stashlog.progress, dry_run).run(str(task.args.get("scope") or "all"))
-    log_reconcile(report)
-    if report["queued"]:
-        ensure_worker(task.db, task.input.connection)
+        log_reconcile(report)
+        report = _note_outage(runtime, report)
+    _wake_worker(task)
     return report
 
 

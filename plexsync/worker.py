@@ -1,10 +1,16 @@
 """The background worker: one detached process at a time drains the queue through the delivery loop.
 
 The main thread holds the lease (heartbeat), handles SIGTERM (finish the current job, stop) and waits;
-the drain runs on a daemon thread. The worker exits when nothing has been waiting for ``idle_exit``
-seconds and no retry is due within ``horizon`` (so a job waiting ten minutes for Plex to scan a file
-is still retried without a new Stash event). Before exiting it releases the lease and then rechecks
-the queue, so a job a hook queued at that moment is never stranded (the hook enqueues, then checks).
+connecting and draining run on a daemon thread. Reaching Plex or Stash is not a precondition of
+running: a worker that cannot reach Stash at start waits for it (probing), and one that cannot reach
+Plex holds its jobs behind the open breaker and probes until Plex answers (``outage``), so one worker
+sees an outage through and delivers the held jobs seconds after it ends, with no new event needed.
+Only settings no waiting can fix stop it (``misconfig``).
+
+The worker exits when nothing has been waiting for ``idle_exit`` seconds, no outage holds jobs, and no
+retry is due within ``horizon`` (so a job waiting ten minutes for Plex to scan a file is still retried
+without a new Stash event). Before exiting it releases the lease and then rechecks the queue, so a job
+a hook queued at that moment is never stranded (the hook enqueues, then checks).
 """
 
 import json
@@ -18,13 +24,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from plexsync.errors import PlexSyncError
+from plexsync import misconfig
+from plexsync.breaker import AUTH, CircuitBreaker
+from plexsync.errors import ConfigError, PlexSyncError, StashAuthError, StashUnavailable
 from plexsync.hook import plugin_dir
+from plexsync.jobs import JobQueue
 from plexsync.lease import Lease
+from plexsync.outage import Outages, kind_of
 from plexsync.protocol import ServerConnection
 from plexsync.reconcile import Reconcile
 from plexsync.reconcile import log_report as log_reconcile
-from plexsync.runtime import Runtime, build
+from plexsync.retries import RetrySchedule
+from plexsync.runtime import Runtime, build, time_scale
 from plexsync.state import StateDB, data_dir_for
 from plexsync.stashlog import SECRETS
 from plexsync.worklog import BACKUPS, LOG_FILE, MAX_BYTES
@@ -62,51 +73,70 @@ class Timing:
     poll: float = 0.5
     heartbeat: float = 5.0
     purge_every: int = 200
+    stash_patience: float = 3600.0  # Stash down this long (stopped for good?): exit; its next hook starts another
 
 
 class Worker:
-    """Drains the queue while it holds the lease."""
+    """Drains the queue while it holds the lease; probes Plex and Stash while they are down."""
 
-    def __init__(self, runtime: Runtime, lease: Lease, timing: Timing = Timing(),
-                 clock: Callable[[], float] = time.time) -> None:
-        self.runtime, self.lease, self.timing, self.clock = runtime, lease, timing, clock
+    def __init__(self, connect: Callable[[threading.Event], Optional[Runtime]], lease: Lease,
+                 timing: Timing = Timing(), clock: Callable[[], float] = time.time) -> None:
+        self.connect, self.lease, self.timing, self.clock = connect, lease, timing, clock
+        self.runtime: Optional[Runtime] = None
         self.stop = threading.Event()
         self.processed = 0
 
     def run(self) -> int:
-        """Drain on a daemon thread, heartbeat here; returns the number of jobs processed."""
-        thread = threading.Thread(target=self._drain_guarded, name="plexsync-drain", daemon=True)
+        """Connect and drain on a daemon thread, heartbeat here; returns the number of jobs processed."""
+        thread = threading.Thread(target=self._work_guarded, name="plexsync-drain", daemon=True)
         thread.start()
         while thread.is_alive():
             thread.join(self.timing.heartbeat)
-            if thread.is_alive() and not self.lease.renew():
+            if thread.is_alive() and not self.lease.db.path.exists():
+                self.stop.set()  # the plugin was removed: nobody needs this worker any more
+            elif thread.is_alive() and not self.lease.renew():
                 log.warning("another process took over the queue; stopping after the current job")
                 self.stop.set()
-        self.runtime.queue.purge_acked()
+        if self.runtime is not None:
+            self.runtime.queue.purge_acked()
         self.lease.release()
         return self.processed
 
-    def _drain_guarded(self) -> None:
+    def _work_guarded(self) -> None:
         try:
-            self.drain()
-        except Exception:  # thread boundary: log it; the lease expires and the next hook restarts us
+            self.runtime = self.connect(self.stop)
+            if self.runtime is not None:
+                self.drain()
+        except Exception:  # thread boundary: log it; the lease is released and the next hook restarts us
             log.exception("the background worker stopped on an unexpected error")
 
     def drain(self) -> None:
-        """The loop: promote due retries, process the next job, or wait; exit when idle."""
-        delivery, queue = self.runtime.delivery, self.runtime.queue
+        """The loop: probe what is down, process the next job, or wait; exit when idle."""
         idle_since = self.clock()
         while not self.stop.is_set() and not self._takeover_requested():
-            delivery.promote_due()
-            claim = None if delivery.blocked_until() else queue.claim()
-            if claim is not None:
-                delivery.handle(claim)
-                self._count()
+            if self.step():
                 idle_since = self.clock()
                 continue
             if self._may_exit(idle_since):
                 return
             self.stop.wait(self._pause())
+
+    def step(self) -> bool:
+        """One turn: probe open breakers that are due, promote due retries, process one job if none is held.
+
+        Returns True if a job was processed.
+        """
+        runtime = self.runtime
+        runtime.outages.probe_due()
+        runtime.delivery.promote_due()
+        if runtime.delivery.blocked_until() is not None:
+            return False
+        claim = runtime.queue.claim()
+        if claim is None:
+            return False
+        runtime.delivery.handle(claim)
+        self._count()
+        return True
 
     def _count(self) -> None:
         self.processed += 1
@@ -121,8 +151,8 @@ class Worker:
         return max(0.01, min(wake) - self.clock())
 
     def _may_exit(self, idle_since: float) -> bool:
-        """Idle long enough and nothing due soon: release, recheck, and exit unless work arrived."""
-        if self.clock() - idle_since < self.timing.idle_exit:
+        """Idle long enough, nothing due soon and no outage to watch: release, recheck, exit unless work arrived."""
+        if self.clock() - idle_since < self.timing.idle_exit or self._watching():
             return False
         next_due = self.runtime.delivery.retries.next_due()
         if next_due is not None and next_due - self.clock() <= self.timing.horizon:
@@ -132,8 +162,24 @@ class Worker:
             return True
         return not self.lease.acquire()
 
+    def _watching(self) -> bool:
+        """True while jobs wait for an outage this worker can see the end of (one worker per outage).
+
+        A refused Stash session is the exception: only a new worker, started by the next hook with a
+        fresh session from Stash, can end that one.
+        """
+        kinds = self.runtime.outages.open_kinds()
+        if not kinds or kinds.get("stash") == AUTH or self._given_up_on_stash():
+            return False
+        return self.runtime.outages.waiting() > 0
+
+    def _given_up_on_stash(self) -> bool:
+        """Stash has been unreachable for ``stash_patience``: Stash runs hooks, so its return brings a new worker."""
+        opened = self.runtime.outages.breakers["stash"].snapshot().opened_at
+        return opened is not None and self.clock() - opened >= self.timing.stash_patience
+
     def _takeover_requested(self) -> bool:
-        request = self.runtime.db.get(TAKEOVER_KEY)
+        request = self.runtime.db.get(TAKEOVER_KEY) if self.runtime else None
         if request and request.get("until", 0) > self.clock():
             log.debug("a foreground task asked for the queue; handing over")
             return True
@@ -164,8 +210,44 @@ def timing_from_env(env=os.environ) -> Timing:
         return Timing()
 
 
+def connect(connection: ServerConnection, data_dir, db: StateDB, stop: threading.Event,
+            clock: Callable[[], float] = time.time, patience: float = Timing.stash_patience) -> Optional[Runtime]:
+    """Build the worker's runtime, waiting for Stash up to ``patience`` (probing it on the breaker's
+    backoff); None when the settings cannot work (one line, and hooks pause their starts) or on stop."""
+    breaker, since = CircuitBreaker(db, "stash", clock=clock), clock()
+    while not stop.is_set():
+        try:
+            runtime = build(connection, data_dir, db, resume=True)
+        except ConfigError as exc:
+            if misconfig.record(db, str(exc), clock, time_scale()):
+                log.error("background worker stopped: %s", exc)
+            return None
+        except (StashUnavailable, StashAuthError) as exc:
+            _stash_down(data_dir, db, breaker, exc)
+            if isinstance(exc, StashAuthError) or clock() - since >= patience:
+                return None  # only a fresh session, or Stash running again, brings the next worker
+            stop.wait(max(0.05, (breaker.snapshot().retry_at or clock()) - clock()))
+            continue
+        runtime.delivery.scheduled_reconcile = lambda scope: _scheduled_reconcile(runtime, scope)
+        return runtime
+    return None
+
+
+def _stash_down(data_dir, db: StateDB, breaker: CircuitBreaker, exc: Exception) -> None:
+    """Record a failed start against Stash: the first one opens the outage (said once), later ones probe."""
+    if breaker.snapshot().is_open:
+        breaker.probe_failed(str(exc), kind_of(exc))
+        return
+    queue = JobQueue(data_dir)
+    try:
+        waiting = RetrySchedule(db)
+        Outages({"stash": breaker}, waiting, lambda: waiting.held() + queue.pending()).trip("stash", exc)
+    finally:
+        queue.close()
+
+
 def worker_main(payload: bytes, timing: Optional[Timing] = None) -> int:
-    """Entry of the detached worker process: take the lease, build the runtime, drain, exit 0."""
+    """Entry of the detached worker process: take the lease, connect, drain, exit 0."""
     try:
         handover = json.loads(payload.decode("utf-8"))
         connection = ServerConnection.from_json(handover["server_connection"])
@@ -179,18 +261,12 @@ def worker_main(payload: bytes, timing: Optional[Timing] = None) -> int:
     if not lease.acquire():
         log.debug("another worker is already draining the queue")
         return 0
-    try:
-        runtime = build(connection, data_dir, db, resume=True)
-    except PlexSyncError as exc:
-        log.error("background worker cannot start: %s", exc)
-        lease.release()
-        return 0
-    runtime.delivery.scheduled_reconcile = lambda scope: _scheduled_reconcile(runtime, scope)
-    worker = Worker(runtime, lease, timing or timing_from_env())
+    worker = Worker(lambda stop: connect(connection, data_dir, db, stop), lease, timing or timing_from_env())
     _install_sigterm(worker)
     processed = worker.run()
     log.debug("background worker exits after %s jobs", processed)
-    runtime.close()
+    if worker.runtime is not None:
+        worker.runtime.close()
     return 0
 
 

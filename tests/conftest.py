@@ -22,6 +22,15 @@ class Clock:
         self.now += seconds
 
 
+@pytest.fixture(autouse=True)
+def no_worker_left_behind(tmp_path):
+    """Background workers a test started (directly or through a task) end with the test."""
+    yield
+    from helpers import stop_workers_under
+
+    stop_workers_under(tmp_path)
+
+
 @pytest.fixture
 def clock():
     return Clock()

@@ -11,7 +11,7 @@ PACKAGE = ROOT / "plexsync"
 RANKS = {
     "errors": 0, "deps": 0, "package": 1, "paths": 1, "stashlog": 1, "protocol": 1, "procs": 1,
     "state": 2, "settings": 2, "jobs": 2,
-    "lease": 3, "schedule": 3, "breaker": 3, "retries": 3, "deadletters": 3, "records": 3, "worklog": 3,
+    "lease": 3, "schedule": 3, "breaker": 3, "misconfig": 3, "outage": 4, "retries": 3, "deadletters": 3, "records": 3, "worklog": 3,
     "transport": 3, "stash": 4, "plex": 4,
     "library": 5, "metadata": 5, "matcher": 6, "sync": 7, "delivery": 8,
     "hook": 9, "status": 9, "runtime": 9, "scene_state": 9, "overview": 9, "operations": 10,

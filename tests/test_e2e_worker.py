@@ -1,6 +1,5 @@
 """The background worker end to end: real hook processes through the Stash host, real detached workers."""
 
-import collections
 import os
 import random
 import signal
@@ -9,39 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import wait_for
+from helpers import puts_per_item, wait_for, worker_pids
 
 from plexsync.jobs import JobQueue, new_job
 from plexsync.state import data_dir_for
 
 WORKER_ENV = {"PLEXSYNC_IDLE_EXIT": "2"}
-
-
-def puts_per_item(sandbox) -> collections.Counter:
-    counts = collections.Counter()
-    for record in sandbox.plex.requests:
-        if record.method == "PUT" and record.path.endswith("/all") and record.status == 200:
-            for key in (record.param("id") or "").split(","):
-                counts[int(key)] += 1
-    return counts
-
-
-def worker_pids(sandbox) -> list:
-    """Live worker processes of this sandbox, read from the process table."""
-    marker = str(sandbox.plugins_dir).encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            environ = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_bytes().rsplit(b")", 1)[1][1:2]
-        except OSError:
-            continue
-        if b"--worker" in cmdline and marker in environ and state != b"Z":
-            found.append(int(entry.name))
-    return found
 
 
 @pytest.fixture

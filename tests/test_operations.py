@@ -145,12 +145,17 @@ def test_scene_diff_shows_what_a_sync_would_change_and_writes_nothing(sandbox, h
     assert not any("would change" in line for line in result.lines())  # no preview block per view
 
 
-def test_sync_scene_with_plex_down_is_an_error_in_words(sandbox, host):
-    scene, _ = sandbox.add_scene("Unreachable")
+def test_sync_now_while_plex_is_down_holds_the_scene_and_the_worker_delivers_it_later(sandbox, host):
+    scene, key = sandbox.add_scene("Unreachable")
     sandbox.plex.stop()
     result = operation(host, "sync_scene", scene_id=scene)
-    assert result.output is None and result.error.startswith("PlexUnavailable: Plex unreachable")
-    assert operation(host, "scene_status", scene_id=scene).output["state"] == "never_synced"
+    assert result.error is None and result.output["result"] == "held"
+    assert result.output["line"].startswith(f"scene {scene}: held until Plex or Stash answers again: Plex unreachable")
+    assert result.output["status"]["state"] == "held"
+    diff = operation(host, "scene_diff", scene_id=scene).output
+    assert diff["match"] is None and diff["error_class"] == "transient" and "Plex unreachable" in diff["reason"]
+    sandbox.plex.restart()
+    assert wait_for(lambda: sandbox.plex.item(key).title == "Unreachable")
 
 
 def test_sync_scene_takes_the_queue_over_from_a_running_worker_and_restarts_it(sandbox):

@@ -35,20 +35,35 @@ def test_lease_expires_without_heartbeat(db, clock):
     assert Lease(db, "b", clock=clock).acquire()
 
 
-def test_breaker_opens_after_five_transient_failures_and_probes_after_a_minute(db, clock):
+def test_breaker_opens_after_five_transient_failures_and_probes_on_a_short_capped_backoff(db, clock):
     breaker = CircuitBreaker(db, clock=clock)
     for _ in range(4):
         assert not breaker.record_failure("refused")
     assert breaker.snapshot().state == CLOSED
     assert breaker.record_failure("refused")
     assert breaker.snapshot().state == OPEN and not breaker.allows()
-    clock.advance(60)
-    assert breaker.snapshot().state == HALF_OPEN and breaker.allows()
-    assert breaker.record_failure("still refused")  # failed probe: open again for another minute
-    assert not breaker.allows()
-    clock.advance(60)
+    waits = []
+    for _ in range(6):
+        state = breaker.snapshot()
+        waits.append(round(state.retry_at - clock.now, 3))
+        clock.advance(waits[-1])
+        assert breaker.snapshot().state == HALF_OPEN and not breaker.allows()  # a probe is due; jobs still wait
+        breaker.probe_failed("still refused")
+    assert waits == [0.5, 1.0, 2.0, 2.0, 2.0, 2.0]
     assert breaker.record_success()
-    assert breaker.snapshot().state == CLOSED
+    assert breaker.snapshot().state == CLOSED and breaker.allows()
+
+
+def test_trip_opens_at_once_and_starts_one_outage(db, clock):
+    breaker = CircuitBreaker(db, clock=clock)
+    assert breaker.trip("Plex unreachable: connection refused")
+    assert not breaker.trip("Plex refused the token (401)", kind="auth")  # the same outage, now known as auth
+    state = breaker.snapshot()
+    assert state.is_open and state.kind == "auth" and state.last_error.startswith("Plex refused")
+    assert len(db.query("SELECT * FROM outages")) == 1
+    assert not breaker.repeat_due(3600)  # the process that opened it said so just now
+    clock.advance(3600)
+    assert breaker.repeat_due(3600) and not breaker.repeat_due(3600)
 
 
 def test_breaker_state_and_outage_are_seen_by_another_process(data_dir, db, clock):
@@ -56,7 +71,7 @@ def test_breaker_state_and_outage_are_seen_by_another_process(data_dir, db, cloc
     for _ in range(5):
         breaker.record_failure("Plex unreachable: connection refused")
     script = ("import sys; from plexsync.state import StateDB; from plexsync.breaker import CircuitBreaker;"
-              f"b = CircuitBreaker(StateDB(sys.argv[1]), clock=lambda: {clock.now + 1});"
+              f"b = CircuitBreaker(StateDB(sys.argv[1]), clock=lambda: {clock.now + 0.25});"
               "print(b.snapshot().state, b.last_outage()['last_error'])")
     seen = subprocess.run([sys.executable, "-c", script, str(data_dir)], capture_output=True, text=True,
                           cwd=os.path.dirname(os.path.dirname(__file__)))
@@ -70,10 +85,12 @@ def test_breaker_state_and_outage_are_seen_by_another_process(data_dir, db, cloc
 def test_backoff_is_full_jitter_capped_per_class():
     policy = policies(5)
     assert policy["transient"] == RetryPolicy(5.0, 80.0, 5)
-    assert policy["not_found"] == RetryPolicy(30.0, 600.0, 12)
+    assert policy["not_found"] == RetryPolicy(30.0, 600.0, 19, first=(2.0, 3.0, 5.0, 5.0, 5.0, 5.0, 5.0))
     top = lambda low, high: high  # noqa: E731 - the largest value the jitter may pick
     assert [policy["transient"].delay(n, top) for n in range(1, 7)] == [5, 10, 20, 40, 80, 80]
-    assert [policy["not_found"].delay(n, top) for n in (1, 5, 6, 12)] == [30, 480, 600, 600]
+    looks = [policy["not_found"].delay(n, top) for n in range(1, 8)]
+    assert looks == [2, 3, 5, 5, 5, 5, 5] and sum(looks) == 30  # quick looks after a scan request, no jitter
+    assert [policy["not_found"].delay(n, top) for n in (8, 12, 13, 19)] == [30, 480, 600, 600]
     assert policy["transient"].delay(3, lambda low, high: low) == 0.0
 
 
@@ -96,10 +113,12 @@ def test_one_waiting_retry_per_scene_newest_wins(db, clock):
     assert [(d.job.enqueued_at, d.error_class) for d in schedule.due()] == [(2.0, "not_found")]
 
 
-def test_held_jobs_become_due_when_released(db, clock):
+def test_held_jobs_have_no_due_time_until_released(db, clock):
     schedule = RetrySchedule(db, clock)
-    schedule.defer(Job(1, "update", 1.0), clock.now + 60, "transient", "open", held=True)
-    assert schedule.release_held() == 1 and len(schedule.due()) == 1
+    schedule.hold(Job(1, "update", 1.0), "Plex unreachable")
+    clock.advance(86400)
+    assert schedule.due() == [] and schedule.next_due() is None and schedule.held() == 1
+    assert schedule.release_held() == 1 and len(schedule.due()) == 1 and schedule.held() == 0
 
 
 def test_dead_letters_filter_take_and_purge(db, clock):

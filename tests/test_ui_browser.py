@@ -132,11 +132,17 @@ def test_errors_are_shown_in_words_never_a_blank_tab(sandbox, ui):
     open_tab(ui, scene)
     problem = ui.page.locator(".plexsync-diff-section .plexsync-problem")
     problem.wait_for()
-    assert problem.inner_text().startswith("Could not compare with Plex: PlexUnavailable: Plex unreachable")
+    assert problem.inner_text().startswith("Could not compare with Plex: Plex unreachable while connecting")
+    ui.page.get_by_role("button", name="Sync now").click()
+    held = ui.page.locator(".plexsync-outcome.alert-warning")
+    held.wait_for()
+    assert held.inner_text().startswith(f"scene {scene}: held until Plex or Stash answers again: Plex unreachable")
+    assert ui.page.locator(".plexsync-state").get_attribute("data-state") == "held"
+    sandbox.stash.set_plugin_settings("PlexSync", {})
     ui.page.get_by_role("button", name="Sync now").click()
     failed = ui.page.locator(".plexsync-tab > .plexsync-problem")
     failed.wait_for()
-    assert failed.inner_text().startswith("Sync now failed: PlexUnavailable: Plex unreachable")
+    assert failed.inner_text().startswith("Sync now failed: plex_url: not set")
     state = sandbox.data_dir / "state.db"
     state.write_bytes(b"not a database" * 100)
     try:
@@ -156,16 +162,16 @@ def test_the_plexsync_page_shows_the_queue_breakers_letters_reconcile_health_and
         host.run_operation("PlexSync", {"mode": "sync_scene", "scene_id": str(scene)})
     assert host.run_task_by_mode("PlexSync", "reconcile", {"dry_run": "true"}).error is None
     db = StateDB(sandbox.data_dir)
-    for _ in range(5):
-        CircuitBreaker(db).record_failure("Plex unreachable while reading: connection refused")
+    CircuitBreaker(db).trip("Plex unreachable while reading: connection refused")
     db.close()
     ui.open("/plugins/plexsync")
     page = ui.page
     page.locator(".plexsync-letters-table").wait_for()
     assert page.locator("[data-counter=dead_letters] .plexsync-counter-value").inner_text() == "3"
     assert page.locator("[data-counter=synced_today] .plexsync-counter-value").inner_text() == "3"
-    assert page.locator(".plexsync-breakers [data-breaker]").first.get_attribute("data-breaker") == "open"
-    assert "(ongoing)" in page.locator(".plexsync-breakers").inner_text()
+    assert page.locator(".plexsync-breakers [data-breaker]").first.get_attribute("data-breaker") in ("open", "half_open")
+    breakers = page.locator(".plexsync-breakers").inner_text()
+    assert "(unreachable)" in breakers and "(ongoing)" in breakers and "connection refused" in breakers
     assert page.locator(".plexsync-bar").count() == 72
     assert sum(int(bar.get_attribute("data-synced")) for bar in page.locator(".plexsync-bar").all()) == 3
     assert page.locator(".plexsync-reconcile [data-class=ambiguous]").inner_text().startswith("ambiguous\t3")

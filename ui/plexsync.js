@@ -260,7 +260,7 @@
     const recorded = props.status && props.status.match;
     const live = props.diff && props.diff.match;
     const match = live || recorded;
-    const plexWeb = props.status && props.status.plex_web;
+    const plexWeb = (props.diff && props.diff.plex_web) || (props.status && props.status.plex_web);
     const canOpen = usePlexWebReachable(plexWeb && plexWeb.url);
     if (!match) {
       return h(Section, { title: "Plex item", className: "plexsync-item" },
@@ -292,6 +292,9 @@
       fields.length ? h(Facts, { rows: fields }) : h("p", { className: "text-muted" }, "No field needed writing."));
   }
 
+  // A comparison that did not reach Plex (down, or refusing the settings) is a problem, not "no match".
+  const UNREACHED = { transient: true, config: true };
+
   function DiffSection(props) {
     const diff = props.resource.state;
     let body;
@@ -299,6 +302,8 @@
       body = h(Problem, { variant: "warning" }, "Could not compare with Plex: " + diff.error);
     } else if (!diff.data) {
       body = h(Spinner, null, "Comparing with Plex…");
+    } else if (!diff.data.match && UNREACHED[diff.data.error_class]) {
+      body = h(Problem, { variant: "warning" }, "Could not compare with Plex: " + diff.data.reason);
     } else if (!diff.data.match) {
       body = h("p", { className: "text-muted" }, "Nothing to compare: " + (diff.data.reason || "no Plex item matches."));
     } else {
@@ -371,6 +376,7 @@
     return h(Section, { title: "Queue", className: "plexsync-card" },
       h("div", { className: "plexsync-counters" },
         h(Counter, { name: "pending", value: s.pending, label: "waiting" }),
+        s.held !== undefined && h(Counter, { name: "held", value: s.held, label: "held by an outage" }),
         h(Counter, { name: "in_retry", value: s.in_retry, label: "waiting for a retry" }),
         h(Counter, { name: "dead_letters", value: s.dead_letters, label: "dead letters" }),
         h(Counter, { name: "synced_today", value: s.synced_today, label: "synced today" })),
@@ -385,8 +391,9 @@
   function breakerRow(name, breaker) {
     if (!breaker) return [name, "—"];
     const variant = breaker.state === "closed" ? "success" : "warning";
-    return [name, h("span", null, h(Bootstrap.Badge, { variant: variant, "data-breaker": breaker.state }, breaker.state.replace("_", "-")),
-      breaker.state !== "closed" && breaker.retry_at ? " retry at " + when(breaker.retry_at) : "",
+    const kind = breaker.state !== "closed" && breaker.kind ? " (" + breaker.kind + ")" : "";
+    return [name, h("span", null, h(Bootstrap.Badge, { variant: variant, "data-breaker": breaker.state }, breaker.state.replace("_", "-") + kind),
+      breaker.state !== "closed" && breaker.retry_at ? " next check " + when(breaker.retry_at) : "",
       breaker.last_error && breaker.state !== "closed" ? " — " + breaker.last_error : "")];
   }
 
@@ -531,6 +538,8 @@
         h(Bootstrap.Button, { size: "sm", variant: "secondary", className: "plexsync-refresh", disabled: overview.state.loading,
           onClick: () => overview.reload() }, overview.state.loading && data ? "Refreshing…" : "Refresh")),
       h(Outcome, { action: action }),
+      data && data.status.misconfigured && h(Problem, { variant: "warning" },
+        "The background worker stopped on a setting: " + data.status.misconfigured + " (Settings > Plugins > PlexSync)."),
       overview.state.error && h(Problem, null, "PlexSync could not read its state: " + overview.state.error),
       !data && !overview.state.error && h(Spinner, null, "Reading PlexSync's records…"),
       data && h("div", { className: "plexsync-grid" },

@@ -1010,6 +1010,7 @@ class FakeStash:
         self._server: Optional[http.server.ThreadingHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
         self._conns: set = set()
+        self._port = 0
 
     def _reset_data(self) -> None:
         self._scenes: dict = {}
@@ -1025,8 +1026,9 @@ class FakeStash:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> "FakeStash":
-        """Bind 127.0.0.1 on a free port and serve in a background thread."""
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        """Bind 127.0.0.1 on a free port (later starts reuse it) and serve in a background thread."""
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", self._port), _Handler)
+        self._port = server.server_address[1]
         server.daemon_threads = True
         server.stash = self  # type: ignore[attr-defined]
         server.handle_error = lambda request, address: None  # type: ignore[assignment]
@@ -1049,6 +1051,13 @@ class FakeStash:
             shutil.rmtree(self._own_config_dir, ignore_errors=True)
             self._own_config_dir = None
 
+    def restart(self) -> "FakeStash":
+        """Serve again on the same port with the same data (Stash restarted)."""
+        config_dir, self._own_config_dir = self._own_config_dir, None  # keep the config dir
+        self.stop()
+        self._own_config_dir = config_dir
+        return self.start()
+
     def __enter__(self) -> "FakeStash":
         return self.start()
 
@@ -1057,10 +1066,10 @@ class FakeStash:
 
     @property
     def port(self) -> int:
-        """The bound port (the server must be started)."""
-        if self._server is None:
+        """The bound port (kept while stopped for a restart; the server must have been started)."""
+        if not self._port:
             raise RuntimeError("FakeStash is not started")
-        return self._server.server_address[1]
+        return self._port
 
     @property
     def url(self) -> str:
