@@ -43,6 +43,7 @@ NO_EFFECT_FIELDS = frozenset({
 })
 LOG_SETTINGS_KEY = "log_settings"
 HOOK_RELAY_LIMIT = 20  # worker log records shown per hook, so a bulk edit stays fast
+HOOK_RELAY_BYTES = 16 * 1024  # and at most this much of the worker log read per hook (about 100 records)
 ENTRY_SCRIPT = Path(__file__).resolve().parent.parent / "PlexSync.py"
 
 
@@ -109,7 +110,7 @@ def handle_hook(plugin_input: PluginInput) -> str:
         stashlog.apply_cached(db.get(LOG_SETTINGS_KEY) or {})
         queue_if_due(db, queue)
         ensure_worker(db, plugin_input.connection)
-        relay(data_dir, db, limit=HOOK_RELAY_LIMIT)
+        relay(data_dir, db, limit=HOOK_RELAY_LIMIT, max_bytes=HOOK_RELAY_BYTES)
     finally:
         queue.close()
         db.close()

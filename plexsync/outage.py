@@ -90,11 +90,14 @@ class Outages:
             return True
         return False
 
-    def trip(self, service: str, exc: Exception, in_hand: int = 0) -> None:
-        """Open ``service``'s breaker for ``exc``; says so once (configuration errors: at most hourly)."""
+    def trip(self, service: str, exc: Exception, in_hand: int = 0, announce: bool = True) -> None:
+        """Open ``service``'s breaker for ``exc``; says so once (configuration errors: at most hourly).
+
+        ``announce=False``: the caller says it in its own words (a task's one line about the outage).
+        """
         breaker = self.breakers[service]
         kind = kind_of(exc)
-        if breaker.trip(str(exc), kind):
+        if breaker.trip(str(exc), kind) and announce:
             self._announce_start(service, breaker, in_hand)
         elif kind != UNREACHABLE and breaker.repeat_due(REPEAT_EVERY):
             self._announce_config(service, breaker, in_hand)

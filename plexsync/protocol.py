@@ -85,7 +85,7 @@ class PluginInput(NamedTuple):
 def parse_input(data: bytes) -> PluginInput:
     """Decode stdin bytes; any unusable input raises BadInput with a one-line reason."""
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-8").removeprefix("\ufeff")  # a BOM is tolerated (no utf-8-sig codec import)
     except UnicodeDecodeError as exc:
         raise BadInput(f"plugin input is not UTF-8 (byte {exc.start})") from None
     if not text.strip():

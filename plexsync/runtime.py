@@ -166,6 +166,6 @@ def plex_outage(runtime: Runtime) -> bool:
     try:
         list(runtime.index.sections)
     except (TransientError, AuthError, ConfigError) as exc:
-        runtime.outages.trip("plex", exc)
+        runtime.outages.trip("plex", exc, announce=False)  # the task says so in its own line
         return True
     return False

@@ -16,10 +16,10 @@ from plexsync.bulk import BulkSync, sync_recent
 from plexsync.deadletters import DeadLetters
 from plexsync.errors import BadInput
 from plexsync.health import Health
-from plexsync.overview import HEALTH_KEY
 from plexsync.hook import LOG_SETTINGS_KEY, ensure_worker, plugin_dir
 from plexsync.jobs import JobQueue
 from plexsync.lease import Lease, new_token
+from plexsync.overview import HEALTH_KEY
 from plexsync.protocol import PluginInput
 from plexsync.reconcile import Reconcile
 from plexsync.reconcile import log_report as log_reconcile
@@ -183,10 +183,15 @@ def _summary(counts: dict) -> str:
 
 def run_process_queue(task: Task) -> dict:
     """``process_queue``: drain in the foreground until nothing is due, with progress."""
-    counts = _foreground(task, lambda runtime: drain_foreground(runtime, stashlog.progress))
-    waiting = RetrySchedule(task.db).count()
-    log.info("process_queue: %s; %s waiting for a retry", _summary(counts) if counts else "queue was empty", waiting)
-    return {**counts, "processed": sum(counts.values()), "in_retry": waiting}
+    def work(runtime) -> dict:
+        counts = drain_foreground(runtime, stashlog.progress)
+        return {**counts, "processed": sum(counts.values())}
+
+    result = _foreground(task, work)
+    retries = RetrySchedule(task.db)
+    waiting = retries.count() - retries.held()
+    log.info("process_queue: %s; %s waiting for a retry", _summary(result), waiting)
+    return {**result, "in_retry": waiting}
 
 
 def run_sync_all(task: Task) -> dict:

@@ -157,6 +157,7 @@ class Worker:
         next_due = self.runtime.delivery.retries.next_due()
         if next_due is not None and next_due - self.clock() <= self.timing.horizon:
             return False
+        self.runtime.queue.purge_acked()  # tidy up first: the time between release and exit stays short
         self.lease.release()
         if self.runtime.queue.pending() == 0:
             return True

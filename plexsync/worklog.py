@@ -29,16 +29,16 @@ def _identity(path: Path) -> Optional[list]:
     return [stat.st_ino, stat.st_size]
 
 
-def _read_from(path: Path, offset: int) -> tuple:
+def _read_from(path: Path, offset: int, max_bytes: int = CHUNK) -> tuple:
     with open(path, "rb") as handle:
         handle.seek(offset)
-        data = handle.read(CHUNK)
+        data = handle.read(max_bytes)
     end = data.rfind(b"\n") + 1
     return data[:end], offset + end
 
 
-def pending_records(data_dir: Path, db: StateDB) -> tuple:
-    """(records not yet relayed, the relay state to store after showing them)."""
+def pending_records(data_dir: Path, db: StateDB, max_bytes: int = CHUNK) -> tuple:
+    """(records not yet relayed, at most ``max_bytes`` of them, and the relay state to store after showing them)."""
     path = Path(data_dir) / LOG_FILE
     ident = _identity(path)
     if ident is None:
@@ -47,7 +47,7 @@ def pending_records(data_dir: Path, db: StateDB) -> tuple:
     offset = seen["offset"] if seen["inode"] == ident[0] and seen["offset"] <= ident[1] else 0
     if offset >= ident[1]:
         return [], None
-    data, new_offset = _read_from(path, offset)
+    data, new_offset = _read_from(path, offset, max_bytes)
     records = []
     for line in data.decode("utf-8", "replace").splitlines():
         try:
@@ -67,9 +67,12 @@ def _claim(db: StateDB, before: dict, after: dict) -> bool:
         return True
 
 
-def relay(data_dir: Path, db: StateDB, limit: int = 20) -> int:
-    """Show unseen worker records in Stash's log (warnings and errors first); returns how many shown."""
-    records, states = pending_records(data_dir, db)
+def relay(data_dir: Path, db: StateDB, limit: int = 20, max_bytes: int = CHUNK) -> int:
+    """Show unseen worker records in Stash's log (warnings and errors first); returns how many shown.
+
+    ``max_bytes`` bounds the work: a hook reads a few KB of the log, not a backlog of thousands of lines.
+    """
+    records, states = pending_records(data_dir, db, max_bytes)
     if not records or not _claim(db, *states):
         return 0
     urgent = [r for r in records if r.get("l") in ("WARNING", "ERROR", "CRITICAL")]

@@ -96,3 +96,41 @@ def test_stash_down_while_the_worker_runs_holds_jobs_until_it_restarts(sandbox, 
     assert len(sampler.pids) <= 3, sampler.pids
     assert len(noise) <= 3, noise
     assert host.run_task_by_mode("PlexSync", "status").output["dead_letters"] == 0
+
+
+def test_sync_all_while_plex_is_down_queues_the_changed_scenes_and_the_worker_delivers_them(sandbox, host):
+    scenes = [sandbox.add_scene(f"Bulk {n}") for n in range(30)]
+    sandbox.plex.stop()
+    result = host.run_task_by_mode("PlexSync", "sync_all")
+    assert result.error is None, result.error
+    assert result.output["queued"] == 30 and result.output["synced"] == 0 and result.output["held"] == 30
+    assert result.output["outage"]["service"] == "plex" and result.output["outage"]["kind"] == "unreachable"
+    said = [line for line in result.lines("warning") if "Plex is unreachable" in line]
+    assert len(said) == 1 and "30 queued scenes will sync when it is back" in said[0]
+    assert wait_for(lambda: sandbox.worker_pid() is not None, 10)  # the task left a worker watching
+    sandbox.plex.restart()
+    assert wait_for(lambda: all(sandbox.plex.item(key).title == f"Bulk {n}" for n, (_, key) in enumerate(scenes)), 60)
+
+
+def test_reconcile_while_plex_is_down_classifies_from_records_and_queues_for_the_worker(sandbox, host):
+    scenes = [sandbox.add_scene(f"Rec {n}") for n in range(20)]
+    host.scene_update(scenes[0][0], title="Rec 0")  # the worker syncs one scene, building the library index
+    assert wait_for(lambda: sandbox.plex.item(scenes[0][1]).title == "Rec 0", 30)
+    sandbox.stop_worker()
+    sandbox.plex.stop()
+    result = host.run_task_by_mode("PlexSync", "reconcile")
+    assert result.error is None, result.error
+    assert result.output["plex_checked"] is False and result.output["never_synced"] == 19
+    assert result.output["queued"] == 19 and result.output["held"] == 19
+    assert any("19 queued scenes will sync when it is back" in line for line in result.lines("warning"))
+    sandbox.plex.restart()
+    assert wait_for(lambda: all(sandbox.plex.item(key).title == f"Rec {n}" for n, (_, key) in enumerate(scenes)), 60)
+
+
+def test_process_queue_and_health_while_plex_is_down_name_the_outage(sandbox, host):
+    sandbox.plex.stop()
+    queued = host.run_task_by_mode("PlexSync", "process_queue").output
+    assert queued["processed"] == 0 and queued["outage"]["service"] == "plex"
+    health = host.run_task_by_mode("PlexSync", "health")
+    failing = [check for check in health.output["checks"] if not check["ok"]]
+    assert [check["name"] for check in failing] == ["plex_url"] and "reachable" in failing[0]["detail"]
