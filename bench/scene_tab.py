@@ -7,12 +7,16 @@ live worker lease. Target: median within 1.5x the floor. Also reported, as plain
 page's ``overview`` on the same state, and ``scene_diff`` and ``sync_scene`` of one scene through
 the Stash host against the sandbox (fake Stash and fake Plex on loopback).
 
-    python bench/scene_tab.py [--runs 40]
+``--instructions`` also counts the instructions of one ``scene_status`` and one floor process with
+valgrind (callgrind), a figure that does not move with the machine's load.
+
+    python bench/scene_tab.py [--runs 40] [--instructions]
 """
 
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -23,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hook_latency import FLOOR, hook_input, prepare, summary  # noqa: E402
+from hook_latency import FLOOR, _callgrind, hook_input, prepare, summary  # noqa: E402
 
 from plexsync.deadletters import DeadLetters  # noqa: E402
 from plexsync.jobs import new_job  # noqa: E402
@@ -63,7 +67,7 @@ def timed(argv: list, data: bytes, env: dict, cwd: str, expect: bytes) -> float:
     return elapsed
 
 
-def local_calls(runs: int) -> dict:
+def local_calls(runs: int, count: bool) -> dict:
     """scene_status and overview against the floor, interleaved."""
     with tempfile.TemporaryDirectory() as tmp:
         plugin_dir, floor_dir = Path(tmp) / "PlexSync", Path(tmp) / "floor"
@@ -74,6 +78,8 @@ def local_calls(runs: int) -> dict:
         entry = [sys.executable, str(ROOT / "PlexSync.py")]
         floor_argv = [sys.executable, "-c", FLOOR, str(floor_dir)]
         status, floors, pages = [], [], []
+        timed(entry, operation_input(plugin_dir, {"mode": "scene_status", "scene_id": "1"}), env, tmp,
+              b'"plex_breaker"')  # the first run compiles PlexSync's bytecode, as Stash's first call does
         for run in range(runs):
             scene = str(1 + run * 97 % RECORDS)
             status.append(timed(entry, operation_input(plugin_dir, {"mode": "scene_status", "scene_id": scene}),
@@ -81,8 +87,19 @@ def local_calls(runs: int) -> dict:
             floors.append(timed(floor_argv, hook_input(plugin_dir, run + 1), env, tmp, b"queued"))
             if run % 4 == 0:
                 pages.append(timed(entry, operation_input(plugin_dir, {"mode": "overview"}), env, tmp, b'"syncs_per_hour"'))
+        counts = instructions(plugin_dir, env, tmp) if count else {}
     return {"scene_status": summary(status), "floor": summary(floors), "overview": summary(pages),
-            "median_ratio": round(statistics.median(status) / statistics.median(floors), 2)}
+            "median_ratio": round(statistics.median(status) / statistics.median(floors), 2), **counts}
+
+
+def instructions(plugin_dir: Path, env: dict, tmp: str) -> dict:
+    """Instructions of one scene_status and one floor process (valgrind's callgrind): immune to machine load."""
+    if not shutil.which("valgrind"):
+        return {"instructions": {"error": "valgrind not installed"}}
+    env = {**env, "PYTHONHASHSEED": "0"}
+    status = _callgrind([str(ROOT / "PlexSync.py")], operation_input(plugin_dir, {"mode": "scene_status", "scene_id": "7"}), env, tmp)
+    floor = _callgrind(["-c", FLOOR, str(Path(tmp) / "floor")], hook_input(plugin_dir, 424242), env, tmp)
+    return {"instructions": {"scene_status": status, "floor": floor, "ratio": round(status / floor, 3)}}
 
 
 def remote_calls(runs: int) -> dict:
@@ -106,9 +123,10 @@ def remote_calls(runs: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--instructions", action="store_true", help="also count instructions with valgrind")
     options = parser.parse_args()
     report = {"runs": options.runs, "records": RECORDS, "dead_letters": LETTERS, "queued": 5000,
-              **local_calls(options.runs), **remote_calls(max(5, options.runs // 4))}
+              **local_calls(options.runs, options.instructions), **remote_calls(max(5, options.runs // 4))}
     print(json.dumps(report, indent=2))
 
 
