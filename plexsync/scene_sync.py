@@ -43,6 +43,7 @@ class _Lines(logging.Handler):
         self.lines: list = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Keep the record's message."""
         self.lines.append(record.getMessage())
 
 
