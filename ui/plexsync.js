@@ -277,7 +277,8 @@
         ["Library", shown((live && live.library) || (recorded && recorded.library))],
         ["File", h("code", { className: "plexsync-path" }, shown(live ? live.file : recorded.plex_file))],
         ["Item", "#" + match.rating_key],
-        ["Match", confidenceText(recorded || { confidence: live.confidence, matched_by: "path" })],
+        ["Match", confidenceText(recorded && (!live || recorded.rating_key === live.rating_key)
+          ? recorded : { confidence: live.confidence, matched_by: "path" })],
       ] }),
       link);
   }
