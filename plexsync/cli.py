@@ -39,7 +39,21 @@ def _parser() -> argparse.ArgumentParser:
     package.add_argument("--dist", default=str(DEFAULT_PLUGIN_DIR / "dist"))
     demo = add("demo", "run PlexSync against the built-in sandbox (fake Stash + fake Plex)")
     demo.add_argument("--keep", action="store_true", help="keep the temporary plugins folder")
+    provider = commands.add_parser("provider", help="run the Plex metadata provider (needs requirements-provider.txt)")
+    provider.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    provider.add_argument("--port", type=int, default=8790, help="port to listen on (default 8790)")
     return parser
+
+
+def _provider(options) -> int:
+    """Run the provider; its dependencies are imported only here (Stash's Python never needs them)."""
+    try:
+        from plexsync.provider.server import main as serve
+    except ImportError as exc:
+        print(f"error: the provider needs FastAPI and uvicorn ({exc.name} is missing): "
+              "python3 -m pip install -r requirements-provider.txt", file=sys.stderr)
+        return 1
+    return serve(options.host, options.port)
 
 
 def _task(options, mode: str, **args) -> object:
@@ -95,6 +109,8 @@ def _print(result: object) -> None:
 def main(argv=None) -> int:
     """Run one command; exit status 1 with one line on error."""
     options = _parser().parse_args(argv)
+    if options.command == "provider":
+        return _provider(options)
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(stashlog.SECRETS)
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[handler], force=True)

@@ -4,7 +4,8 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Callable, Optional
 
-from plexsync.errors import AuthError, ConfigError, PlexSyncError, PlexUnavailable
+from plexsync.errors import AuthError, ConfigError, ItemMissing, PlexSyncError, PlexUnavailable
+from plexsync.identity import IDENTIFIER
 from plexsync.matcher import scene_files
 from plexsync.paths import PathMapper, within
 from plexsync.plex import PlexClient
@@ -16,6 +17,7 @@ from plexsync.state import StateDB
 
 log = logging.getLogger(__name__)
 SAMPLE_PAGES = 5
+CHECKS = 7
 
 
 @dataclass(frozen=True)
@@ -33,13 +35,14 @@ class Health:
     def __init__(self, connection: ServerConnection, db: StateDB, progress: Callable[[float], None]) -> None:
         self.connection, self.db, self.progress = connection, db, progress
         self.checks: list = []
+        self.provider: dict = {}
 
     def _check(self, name: str, probe: Callable[[], str], advice: Callable[[Exception], str]) -> bool:
         try:
             self.checks.append(Check(name, True, probe()))
         except PlexSyncError as exc:
             self.checks.append(Check(name, False, advice(exc)))
-        self.progress(len(self.checks) / 6)
+        self.progress(len(self.checks) / CHECKS)
         return self.checks[-1].ok
 
     def run(self) -> dict:
@@ -52,7 +55,8 @@ class Health:
                 self._plex_checks(stash, settings)
         for check in self.checks:
             log.log(logging.INFO if check.ok else logging.ERROR, "%s %s: %s", "OK  " if check.ok else "FAIL", check.name, check.detail)
-        return {"ok": all(c.ok for c in self.checks) and len(self.checks) == 6, "checks": [asdict(c) for c in self.checks]}
+        return {"ok": all(c.ok for c in self.checks) and len(self.checks) == CHECKS, "checks": [asdict(c) for c in self.checks],
+                "provider": self.provider}
 
     def _stash_advice(self, exc: Exception) -> str:
         return f"Stash GraphQL not usable at {self.connection.base_url}: {exc}"
@@ -78,6 +82,20 @@ class Health:
         sections = []
         if self._check("plex_libraries", lambda: self._libraries(plex, settings, sections), lambda exc: f"{exc}"):
             self._check("path_map", lambda: self._mapping(stash, settings, sections), lambda exc: f"{exc}")
+        self._check("provider", lambda: self._provider(plex), lambda exc: f"could not ask Plex about metadata providers: {exc}")
+
+    def _provider(self, plex: PlexClient) -> str:
+        """Whether Plex has PlexSync's metadata provider and which libraries use it (optional: never a failure)."""
+        try:
+            registered = IDENTIFIER in plex.providers()
+        except ItemMissing:
+            self.provider = {"registered": False, "libraries": []}
+            return "this Plex has no custom metadata providers (Plex Media Server before 1.43): push only"
+        using = [s.title for s in plex.sections([]) if s.agent == IDENTIFIER]
+        self.provider = {"registered": registered, "libraries": using}
+        if not registered:
+            return "PlexSync's metadata provider is not registered in Plex (optional; see the README)"
+        return f"PlexSync's metadata provider is registered; libraries using it: {', '.join(using) or 'none yet'}"
 
     @staticmethod
     def _identity(plex: PlexClient) -> str:

@@ -1,5 +1,9 @@
 """The library index: Plex file path -> item, kept in the state database.
 
+Each row also records the scene an item's guid names when Plex matched the item through PlexSync's
+metadata provider (``tv.plex.agents.custom.plexsync://movie/scene-<id>``), the strongest identity
+the matcher knows.
+
 Plex has no path filter (plex-api-notes.md §2.8), so PlexSync lists each configured section once
 (paged, parsed lean) and afterwards refreshes incrementally with ``updatedAt>>=`` (items added or
 changed since the last refresh). Stale entries (ratingKeys Plex changed) are caught by verifying the
@@ -11,6 +15,7 @@ import threading
 import time
 from typing import Callable, Iterable, Optional
 
+from plexsync.identity import scene_from_guid
 from plexsync.paths import basename, file_key
 from plexsync.plex import PlexClient, Section
 from plexsync.state import StateDB
@@ -24,6 +29,7 @@ CREATE TABLE IF NOT EXISTS plex_index (
 CREATE INDEX IF NOT EXISTS plex_index_name ON plex_index (name_key, size);
 CREATE INDEX IF NOT EXISTS plex_index_item ON plex_index (rating_key);
 """
+SCENE_COLUMN = "CREATE INDEX IF NOT EXISTS plex_index_scene ON plex_index (scene_id)"
 REFRESH_MIN_INTERVAL = 2.0  # seconds: at most one incremental listing per 2 s, however many jobs miss
 SLACK = 2  # seconds re-listed before the last refresh, against clock skew between us and Plex
 
@@ -59,6 +65,9 @@ class LibraryIndex:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            if "scene_id" not in {row[1] for row in conn.execute("PRAGMA table_info(plex_index)")}:
+                conn.execute("ALTER TABLE plex_index ADD COLUMN scene_id INTEGER")  # indexes built before the provider
+            conn.execute(SCENE_COLUMN)
 
     def _stamp_key(self, section: Section) -> str:
         return f"index:{section.key}"
@@ -132,8 +141,9 @@ class LibraryIndex:
     def _insert(conn, items: list) -> None:
         conn.executemany("DELETE FROM plex_index WHERE rating_key = ?", [(i.rating_key,) for i in items])
         conn.executemany(
-            "INSERT OR REPLACE INTO plex_index (file_key, file, name_key, size, rating_key, section) VALUES (?, ?, ?, ?, ?, ?)",
-            [(file_key(path), path, basename(path).lower(), size, i.rating_key, i.section)
+            "INSERT OR REPLACE INTO plex_index (file_key, file, name_key, size, rating_key, section, scene_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(file_key(path), path, basename(path).lower(), size, i.rating_key, i.section, scene_from_guid(i.guid))
              for i in items for path, size in i.files],
         )
 
@@ -145,6 +155,17 @@ class LibraryIndex:
         """(ratingKey, file) pairs with this file name and size."""
         rows = self.db.query("SELECT rating_key, file FROM plex_index WHERE name_key = ? AND size = ?", (name.lower(), size or 0))
         return sorted(set(rows))
+
+    def by_scene(self, scene_id: int) -> list:
+        """(ratingKey, file) of the items whose provider guid names this scene, one file per item."""
+        rows = self.db.query("SELECT rating_key, MIN(file) FROM plex_index WHERE scene_id = ? GROUP BY rating_key",
+                             (int(scene_id),))
+        return sorted(rows)
+
+    def scene_of(self, rating_key: int):
+        """The scene an item's provider guid names, or None."""
+        rows = self.db.query("SELECT scene_id FROM plex_index WHERE rating_key = ? LIMIT 1", (rating_key,))
+        return rows[0][0] if rows else None
 
     def forget(self, rating_key: int) -> None:
         """Drop an item Plex no longer has."""

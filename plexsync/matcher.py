@@ -1,8 +1,15 @@
-"""Matching a Stash scene to exactly one Plex item, by file path, with a confidence.
+"""Matching a Stash scene to exactly one Plex item, with a confidence.
 
-HIGH: a mapped full path is on exactly one item. LOW: no full-path hit, but exactly one item has the
-same file name and size. Several candidates: ambiguous. Under ``strict_matching`` only HIGH is written;
-LOW and ambiguous matches are dead-lettered with the candidates listed. Never a write on a guess.
+GUID: Plex matched the item through PlexSync's metadata provider, and its guid names the scene: the
+strongest identity, above any path. HIGH: a mapped full path is on exactly one item. LOW: no full-path
+hit, but exactly one item has the same file name and size. Several candidates: ambiguous. Under
+``strict_matching`` only GUID and HIGH are written; LOW and ambiguous matches are dead-lettered with
+the candidates listed. Never a write on a guess.
+
+Conflict: the item at the scene's path carries a provider guid naming *another* scene (a Fix Match in
+Plex, or a file moved between scenes in Stash). It is logged; under ``strict_matching`` the path wins
+(Stash's file is the fact), otherwise the guid wins and the scene takes the item its own guid names,
+or is dead-lettered when there is none.
 """
 
 import logging
@@ -14,7 +21,7 @@ from plexsync.paths import PathMapper, basename
 from plexsync.stashlog import PATHS
 
 log = logging.getLogger(__name__)
-HIGH, LOW = "high", "low"
+GUID, HIGH, LOW = "guid", "high", "low"
 
 
 @dataclass(frozen=True)
@@ -42,11 +49,43 @@ class Matcher:
         files = scene_files(scene)
         if not files:
             raise AmbiguousMatch(f"scene {scene.get('id')} has no files, so there is nothing to match in Plex")
-        found = self._by_path(files)
+        scene_id = int(scene.get("id") or 0)
+        found = self._identity(scene_id, files)
         if found is None:
             self.index.refresh()
-            found = self._by_path(files)
+            found = self._identity(scene_id, files)
         return found or self._by_name(files)
+
+    def _identity(self, scene_id: int, files: list):
+        """The item the provider's guid or the exact path names, by the conflict rule in the docstring."""
+        guided = self._by_guid(scene_id)
+        try:
+            pathed = self._by_path(files)
+        except AmbiguousMatch:
+            if guided:
+                return guided
+            raise
+        other = self.index.scene_of(pathed.rating_key) if pathed else None
+        if other not in (None, scene_id):
+            return self._conflict(scene_id, other, pathed, guided)
+        return guided or pathed
+
+    def _by_guid(self, scene_id: int):
+        items = self.index.by_scene(scene_id) if scene_id else []
+        if len(items) > 1:
+            raise AmbiguousMatch(f"several Plex items carry scene {scene_id}'s provider guid: ratingKeys "
+                                 f"{', '.join(str(key) for key, _ in items)}; use Fix Match in Plex on all but one")
+        return Match(items[0][0], GUID, items[0][1]) if items else None
+
+    def _conflict(self, scene_id: int, other: int, pathed: Match, guided):
+        where = f"Plex item {pathed.rating_key} has scene {scene_id}'s file, but Plex matched it to scene {other} through the provider"
+        if self.strict:
+            log.warning("%s; strict_matching: the path wins", where)
+            return pathed
+        if guided:
+            log.warning("%s; the guid wins: scene %s goes to item %s, whose guid names it", where, scene_id, guided.rating_key)
+            return guided
+        raise AmbiguousMatch(f"{where}; fix the match in Plex, or turn strict_matching on to let the path win")
 
     def _by_path(self, files: list):
         hits = {}

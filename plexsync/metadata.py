@@ -118,6 +118,23 @@ def plex_view(item) -> PlexView:
     return PlexView(scalars, tags, locked)
 
 
+def owned_by_provider(view: PlexView, written: dict) -> dict:
+    """What a sync may treat as written by PlexSync on an item Plex matched through PlexSync's provider.
+
+    Besides the sync record, every unlocked value: Plex locks a field a user edits, so an unlocked
+    value came from the library's agent, which for such an item is PlexSync's provider, i.e. Stash.
+    So tags removed in Stash are removed from the item although the push never wrote them.
+    """
+    owned = dict(written)
+    for name in SCALARS:
+        if name not in view.locked and view.scalars.get(name) and not owned.get(name):
+            owned[name] = view.scalars[name]
+    for kind, tags in view.tags.items():
+        if kind not in view.locked and tags:
+            owned[kind] = list(dict.fromkeys((owned.get(kind) or []) + tags))
+    return owned
+
+
 def _scalar_edit(name: str, want: str, have: str, wrote: Optional[str], locked: bool, preserve: bool) -> Optional[str]:
     """The value to send for one field, "" to clear it, or None to leave it alone."""
     if not want:

@@ -5,6 +5,7 @@ compare case-insensitively (as the file system does). A prefix matches only at a
 """
 
 import re
+from dataclasses import dataclass
 from typing import Iterable
 
 _WINDOWS = re.compile(r"^(?:[A-Za-z]:[\\/]|[A-Za-z]:$|\\\\)")
@@ -43,6 +44,7 @@ class PathMapper:
 
     def __init__(self, rules: Iterable) -> None:
         self.rules = sorted(rules, key=lambda rule: len(rule.stash.rstrip("/\\")), reverse=True)
+        self._inverse = None
 
     def to_plex(self, stash_path: str) -> str:
         """The path Plex knows for a Stash path (unchanged when no rule applies)."""
@@ -55,6 +57,18 @@ class PathMapper:
     def maps(self, stash_path: str) -> bool:
         """True if some rule applies to the path."""
         return any(_under(stash_path, rule.stash) for rule in self.rules)
+
+    def to_stash(self, plex_path: str) -> str:
+        """The Stash path for a path Plex knows (the inverse rules; longest Plex prefix wins)."""
+        if self._inverse is None:
+            self._inverse = PathMapper([_Swapped(stash=rule.plex, plex=rule.stash) for rule in self.rules])
+        return self._inverse.to_plex(plex_path)
+
+
+@dataclass(frozen=True)
+class _Swapped:
+    stash: str
+    plex: str
 
 
 def _join(prefix: str, rest: str) -> str:

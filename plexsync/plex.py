@@ -40,6 +40,7 @@ class Section:
     key: int
     title: str
     locations: tuple
+    agent: str = ""  # the library's metadata agent (a custom provider's identifier when one is primary)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class ListedItem:
     files: tuple  # ((path, size), ...)
     updated_at: int
     added_at: int
+    guid: str = ""
 
 
 class _Server(PlexServer):
@@ -172,13 +174,13 @@ class PlexClient:
         found = self.call("listing libraries", self.server.library.sections)
         movies = [s for s in found if s.type == "movie"]
         if not names:
-            return [Section(int(s.key), s.title, tuple(s.locations)) for s in movies]
+            return [_section(s) for s in movies]
         by_title = {s.title.strip().lower(): s for s in found}
         missing = [n for n in names if n.strip().lower() not in by_title]
         if missing:
             raise ConfigError(f"plex_libraries: no Plex library named {', '.join(missing)}; Plex has {', '.join(s.title for s in found) or 'none'}")
         chosen = [by_title[n.strip().lower()] for n in names]
-        return [Section(int(s.key), s.title, tuple(s.locations)) for s in chosen]
+        return [_section(s) for s in chosen]
 
     def list_items(self, section: int, since: Optional[int] = None) -> Iterator[ListedItem]:
         """Every item of a section (or those updated since a unix time), paged, parsed lean."""
@@ -193,6 +195,12 @@ class PlexClient:
             start += PAGE_SIZE
             if not videos or start >= total:
                 return
+
+    def providers(self) -> list:
+        """Identifiers of the custom metadata providers Plex has registered (``GET /media/providers/metadata``,
+        PMS >= 1.43); ItemMissing from an older Plex that has no such endpoint."""
+        element = self.call("listing metadata providers", self.server.query, "/media/providers/metadata")
+        return [e.attrib.get("identifier", "") for e in element.iter("MetadataAgentProvider")] if element is not None else []
 
     def fetch_item(self, rating_key: int):
         """The item's detail document (all tags, locks); ItemMissing if Plex no longer has it."""
@@ -222,6 +230,10 @@ class PlexClient:
                   f"/library/sections/{section}/refresh", params={"path": path})
 
 
+def _section(section) -> Section:
+    return Section(int(section.key), section.title, tuple(section.locations), section.agent or "")
+
+
 def _listing_key(section: int, since: Optional[int]) -> str:
     key = f"/library/sections/{section}/all?type=1"
     return key + (f"&updatedAt%3E%3E={int(since)}" if since else "")
@@ -235,4 +247,5 @@ def _listed(video, section: int) -> ListedItem:
     files = tuple((part.attrib.get("file", ""), int(part.attrib.get("size") or 0))
                   for part in video.iter("Part") if part.attrib.get("file"))
     return ListedItem(int(video.attrib["ratingKey"]), section, files,
-                      int(video.attrib.get("updatedAt") or 0), int(video.attrib.get("addedAt") or 0))
+                      int(video.attrib.get("updatedAt") or 0), int(video.attrib.get("addedAt") or 0),
+                      video.attrib.get("guid", ""))

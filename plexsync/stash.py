@@ -46,15 +46,17 @@ class StashClient:
     """GraphQL and image downloads against the Stash that ran the plugin."""
 
     def __init__(self, connection: ServerConnection, timeout: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep, attempts: int = 3) -> None:
-        self.url = connection.base_url
+                 sleep: Callable[[float], None] = time.sleep, attempts: int = 3, base_url: str = "") -> None:
+        self.url = base_url.rstrip("/") or connection.base_url
         self.timeout = timeout
         self.session = session_for(self.url)
         self.session.headers["Content-Type"] = "application/json"
         if connection.session_cookie:
             self.session.cookies.set("session", connection.session_cookie)
             SECRETS.add(connection.session_cookie)
-        self._post = retry(
+        # One attempt needs no retry machinery; tenacity's per-call bookkeeping measurably slows callers
+        # that send many small queries from several threads (the metadata provider, bench/provider.py).
+        self._post = self._post_once if attempts == 1 else retry(
             retry=retry_if_exception_type(StashUnavailable), stop=stop_after_attempt(attempts),
             wait=wait_exponential(multiplier=0.2, max=2), sleep=sleep, reraise=True,
         )(self._post_once)
@@ -65,6 +67,15 @@ class StashClient:
         except requests.RequestException as exc:
             raise StashUnavailable(f"Stash unreachable at {self.url}: {type(exc).__name__}") from exc
         return _decode(response, body.get("operationName") or "query")
+
+    @classmethod
+    def for_url(cls, url: str, api_key: str = "", timeout: float = 30.0, attempts: int = 1) -> "StashClient":
+        """A client for a Stash named by URL (the provider runs outside Stash), sending ``api_key`` if set."""
+        client = cls(ServerConnection(), timeout=timeout, attempts=attempts, base_url=url)
+        if api_key:
+            SECRETS.add(api_key)
+            client.session.headers["ApiKey"] = api_key
+        return client
 
     def query(self, query: str, variables: Optional[dict] = None, operation: Optional[str] = None) -> dict:
         """Run one GraphQL operation and return its ``data``."""

@@ -8,8 +8,9 @@ from typing import Callable, Iterable, Optional
 
 from plexsync.errors import ItemMissing, NotFoundYet, PermanentError, PlexSyncError
 from plexsync.jobs import Job
-from plexsync.matcher import HIGH, Match, Matcher, scene_files
-from plexsync.metadata import Desired, describe, desired_state, plan_edit, plex_view
+from plexsync.identity import scene_from_guid
+from plexsync.matcher import GUID, LOW, Match, Matcher, scene_files
+from plexsync.metadata import Desired, describe, desired_state, owned_by_provider, plan_edit, plex_view
 from plexsync.paths import dirname, file_key, within
 from plexsync.plex import PlexClient
 from plexsync.records import SyncRecord, SyncRecords
@@ -101,7 +102,7 @@ class Syncer:
             self.records.save(replace(record, fetched_at=fetched_at, written=written), wrote=False)
             return Outcome("unchanged", scene_id, title, record.rating_key)
         match, item = self._resolve(scene, job)
-        params, owned = plan_edit(desired, plex_view(item), record.written if record else {}, self.settings.preserve_plex_edits)
+        params, owned = self._plan(desired, item, record, match)
         for kind in images[1] if images else ():
             self.plex.upload_image(item, kind, images[0])
             params[LOCK_FIELD[kind]] = 1  # lock after upload so an agent refresh keeps it
@@ -111,8 +112,16 @@ class Syncer:
                      match=self._match_note(match))
         self.records.save(SyncRecord(scene_id, match.rating_key, match.plex_file, fetched_at, self.clock(), desired.fingerprint, owned))
         detail = describe(params) + (", " + " and ".join(images[1]) if images else "")
-        confidence = " (low-confidence match: same file name and size)" if match.confidence != HIGH else ""
+        confidence = {LOW: " (low-confidence match: same file name and size)",
+                      GUID: " (matched by the provider's guid)"}.get(match.confidence, "")
         return Outcome("synced", scene_id, title, match.rating_key, detail.strip(", ") + confidence)
+
+    def _plan(self, desired: Desired, item, record: Optional[SyncRecord], match) -> tuple:
+        """The edit for the item; on a provider-matched item, unlocked values count as PlexSync's own."""
+        view, written = plex_view(item), record.written if record else {}
+        if match.confidence == GUID:
+            written = owned_by_provider(view, written)
+        return plan_edit(desired, view, written, self.settings.preserve_plex_edits)
 
     def _resolve(self, scene: dict, job: Optional[Job]) -> tuple:
         """Match and fetch the item's detail; a stale match (re-keyed item) is re-resolved once."""
@@ -125,7 +134,8 @@ class Syncer:
             item = self.prefetched_items.pop(match.rating_key, None) or self.plex.fetch_item(match.rating_key)
         except ItemMissing:
             item = None
-        if item is None or not any(file_key(path) == file_key(match.plex_file) for path in item.locations):
+        if item is None or not any(file_key(path) == file_key(match.plex_file) for path in item.locations) \
+                or (match.confidence == GUID and scene_from_guid(item.guid) != int(scene["id"])):
             self.matcher.index.forget(match.rating_key)
             self.matcher.index.refresh(force=True)
             match = self.matcher.match(scene)
@@ -162,7 +172,8 @@ class Syncer:
     def _match_note(self, match: Match) -> dict:
         """How the item was matched, kept with the record for the scene's Plex tab (no Plex request there)."""
         section = self._section_for(match.plex_file)
-        return {"by": "path", "confidence": match.confidence, "library": section.title if section else None}
+        return {"by": "provider" if match.confidence == GUID else "path", "confidence": match.confidence,
+                "library": section.title if section else None}
 
     def _forget(self, job: Job) -> Outcome:
         """A scene deleted in Stash: forget its record; with delete_file, let Plex notice. Never delete in Plex."""

@@ -9,7 +9,7 @@ PACKAGE = ROOT / "plexsync"
 
 # Lower rank = lower layer. A module may import only modules of its own rank or lower.
 RANKS = {
-    "errors": 0, "deps": 0, "package": 1, "paths": 1, "stashlog": 1, "protocol": 1, "procs": 1,
+    "errors": 0, "deps": 0, "package": 1, "paths": 1, "stashlog": 1, "protocol": 1, "procs": 1, "identity": 1,
     "state": 2, "settings": 2, "jobs": 2,
     "lease": 3, "schedule": 3, "breaker": 3, "misconfig": 3, "outage": 4, "retries": 3, "deadletters": 3, "records": 3, "worklog": 3,
     "transport": 3, "stash": 4, "plex": 4,
@@ -17,34 +17,91 @@ RANKS = {
     "hook": 9, "status": 9, "runtime": 9, "scene_state": 9, "overview": 9, "operations": 10,
     "reconcile": 10, "worker": 11, "preview": 10, "health": 10, "bulk": 12, "tasks": 12, "scene_sync": 12,
     "app": 13, "cli": 14, "__main__": 15, "__init__": 0,
+    # the provider subpackage: above the shared modules it uses, below the command line that starts it
+    "provider.__init__": 0, "provider.images": 1, "provider.config": 3, "provider.gate": 3, "provider.scenes": 3,
+    "provider.index": 5, "provider.matching": 6, "provider.documents": 7, "provider.service": 8,
+    "provider.app": 9, "provider.server": 10,
 }
+# What the provider may use of the plugin: the shared models and clients, never the push machinery.
+SHARED_WITH_PROVIDER = {"errors", "identity", "paths", "settings", "stash", "stashlog", "metadata", "transport",
+                        "protocol", "__init__"}
+PROVIDER_ONLY_LIBRARIES = {"fastapi", "starlette", "uvicorn", "anyio"}
+
+
+def _name(path: Path) -> str:
+    relative = path.relative_to(PACKAGE).with_suffix("")
+    return ".".join(relative.parts)
+
+
+def _targets(node) -> set:
+    """The plexsync modules one import statement names (``plexsync.sandbox`` is not a layer)."""
+    if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "plexsync":
+        parts = node.module.split(".")[1:]
+        if parts[:1] == ["sandbox"]:
+            return set()
+        if not parts or parts == ["provider"]:
+            prefix = "provider." if parts else ""
+            return {prefix + alias.name for alias in node.names}
+        return {".".join(parts)}
+    if isinstance(node, ast.Import):
+        return {a.name.split(".", 1)[1] for a in node.names if a.name.startswith("plexsync.") and ".sandbox" not in a.name}
+    return set()
+
+
+def _modules() -> dict:
+    return {_name(path): ast.parse(path.read_text(encoding="utf-8"))
+            for path in PACKAGE.rglob("*.py") if "sandbox" not in path.relative_to(PACKAGE).parts}
 
 
 def module_imports() -> dict:
     graph = {}
-    for path in PACKAGE.glob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+    for name, tree in _modules().items():
         names = set()
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("plexsync"):
-                parts = node.module.split(".")
-                if len(parts) == 1:
-                    names.update(alias.name for alias in node.names)
-                elif parts[1] != "sandbox":
-                    names.add(parts[1])
-            elif isinstance(node, ast.Import):
-                names.update(a.name.split(".")[1] for a in node.names if a.name.startswith("plexsync."))
-        graph[path.stem] = names - {"__version__"}
+            names |= _targets(node)
+        graph[name] = names - {"__version__"}
     return graph
 
 
+def third_party_imports() -> dict:
+    found = {}
+    for name, tree in _modules().items():
+        roots = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                roots.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                roots.add(node.module.split(".")[0])
+        found[name] = roots
+    return found
+
+
 def test_every_module_has_a_layer():
-    assert set(module_imports()) <= set(RANKS), set(module_imports()) - set(RANKS)
+    graph = module_imports()
+    assert set(graph) <= set(RANKS), set(graph) - set(RANKS)
+    assert {t for targets in graph.values() for t in targets} <= set(RANKS)
 
 
 def test_imports_point_down_the_layers():
     upward = [(a, b) for a, targets in module_imports().items() for b in targets if RANKS[b] > RANKS[a]]
     assert upward == []
+
+
+def test_the_provider_uses_only_the_shared_modules_and_the_plugin_never_imports_the_provider():
+    graph = module_imports()
+    provider_uses = {t for name, targets in graph.items() if name.startswith("provider.") for t in targets}
+    assert {t for t in provider_uses if not t.startswith("provider.")} <= SHARED_WITH_PROVIDER
+    plugin_uses = {(name, t) for name, targets in graph.items() if not name.startswith("provider.")
+                   for t in targets if t.startswith("provider.")}
+    assert plugin_uses == {("cli", "provider.server")}  # imported only when the provider command runs
+
+
+def test_only_the_provider_needs_fastapi_and_the_provider_never_needs_plexapi():
+    libraries = third_party_imports()
+    plugin = {name: roots & PROVIDER_ONLY_LIBRARIES for name, roots in libraries.items() if not name.startswith("provider.")}
+    assert {name: roots for name, roots in plugin.items() if roots} == {}
+    provider = set().union(*(roots for name, roots in libraries.items() if name.startswith("provider.")))
+    assert not provider & {"plexapi", "persistqueue"}
 
 
 def test_no_import_cycles():

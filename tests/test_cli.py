@@ -51,3 +51,5 @@ def test_demo_shows_the_plex_item_synced(tmp_path):
     assert result["synced"] is True
     assert result["plex_item"]["title"] == "Sunset at the Pier" and result["plex_item"]["actors"] == ["Ava Stone", "Ben Reed"]
     assert "Plex item 101 before:" in done.stdout and "Scene.Update.Post hook: output=\"queued\"" in done.stdout
+    assert result["provider"]["plex_item"]["title"] == "Harbour Lights"  # scanned in through the metadata provider
+    assert result["provider"]["plex_item"]["genres"] == ["Harbour", "Night"] and "matched (tv.plex.agents.custom.plexsync" in done.stdout

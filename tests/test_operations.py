@@ -234,3 +234,19 @@ def test_the_fake_stash_answers_run_plugin_operation_like_stash(sandbox):
     missing = requests.post(f"{sandbox.stash.url}/graphql", json={"query": query, "variables": {"id": "Nope"}},
                             timeout=60).json()
     assert missing["errors"][0]["message"] == "plugin with id Nope not found" and time.monotonic() - started < 5
+
+
+def test_scene_status_tells_a_match_by_the_metadata_provider(data_dir, clock):
+    from plexsync.records import SyncRecord, SyncRecords
+
+    db, queue = StateDB(data_dir), JobQueue(data_dir)
+    try:
+        note = {"by": "provider", "confidence": "guid", "library": "Movies"}
+        SyncRecords(db, clock).save(SyncRecord(9, 501, "/media/a.mp4", clock(), clock(), "fp", {"title": "A", "match": note}))
+        state = scene_state(db, queue, 9, clock)
+        assert state["match"] == {"rating_key": 501, "plex_file": "/media/a.mp4", "library": "Movies",
+                                  "confidence": "guid", "matched_by": "provider"}
+        assert state["last_sync"]["fields"] == {"title": "A"} and state["state"] == "synced"
+    finally:
+        queue.close()
+        db.close()

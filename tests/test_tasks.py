@@ -166,8 +166,9 @@ def _health(host):
 def test_health_all_ok_in_the_sandbox(sandbox, host):
     sandbox.add_scene("Healthy")
     output, checks, result = _health(host)
-    assert output["ok"] is True and list(checks) == ["stash", "settings", "plex_url", "plex_token", "plex_libraries", "path_map"]
+    assert output["ok"] is True and list(checks) == ["stash", "settings", "plex_url", "plex_token", "plex_libraries", "path_map", "provider"]
     assert checks["path_map"]["detail"] == "1 of 1 sampled Stash file paths map into a Plex library folder"
+    assert "before 1.43" in checks["provider"]["detail"] and output["provider"] == {"registered": False, "libraries": []}
     assert any(line.startswith("OK   stash: Stash v0.30.1") for line in result.lines("info"))
     assert result.progress[-1] == 1.0
 

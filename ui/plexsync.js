@@ -250,7 +250,7 @@
 
   function confidenceText(match) {
     if (!match) return undefined;
-    if (match.matched_by === "provider") return "matched by the metadata provider";
+    if (match.matched_by === "provider" || match.confidence === "guid") return "matched by the metadata provider";
     if (match.confidence === "high") return "high: the exact file path";
     if (match.confidence === "low") return "low: the same file name and size";
     return match.confidence || "unknown";

@@ -2,7 +2,9 @@
 
 Starts a fake Stash and a fake Plex on loopback, installs PlexSync into a temporary plugins folder,
 saves a scene in the fake Stash, runs the hook exactly as Stash would, and shows the queued job, the
-``status`` task's answer, and the Plex item before and after the background worker synced it.
+``status`` task's answer, and the Plex item before and after the background worker synced it. Then,
+when the provider's requirements are installed, the fake Plex adds PlexSync's metadata provider and
+scans a new file in through it.
 """
 
 import json
@@ -41,6 +43,29 @@ def _wait_for_sync(sandbox: Sandbox, key: int, title: str, timeout: float = 30.0
     return False
 
 
+def _provider_demo(sandbox: Sandbox) -> dict:
+    """A new file scanned into Plex through the metadata provider: Stash's metadata at scan time."""
+    try:
+        from plexsync.sandbox.plex_agents import MetadataAgents
+        from plexsync.sandbox.provider_run import ProviderThread
+    except ImportError as exc:
+        print(f"\n(skipping the metadata provider: {exc.name} is not installed; pip install -r requirements-provider.txt)")
+        return {}
+    stash = sandbox.stash
+    scene = stash.add_scene(title="Harbour Lights", details="Boats coming home.", date="2024-07-02",
+                            studio="Harbour Films", performers=["Ava Stone"], tags=["Harbour", "Night"],
+                            files=[("/data/videos/new/harbour-lights.mp4", 4_000_000)])
+    with ProviderThread({"STASH_URL": stash.url}) as provider:
+        agents = MetadataAgents(sandbox.plex)
+        registered = agents.register(provider.url)
+        agents.use(sandbox.section, registered.identifier)
+        print(f"\nPlex added the metadata provider {registered.identifier} at {provider.url}; scanning a new file ...")
+        key = agents.scan_file(sandbox.section, "/media/videos/new/harbour-lights.mp4", 4_000_000)
+    print(f"  provider calls: {', '.join(f'{e.kind} ({e.detail})' for e in agents.events if e.rating_key == key)}")
+    shown = _show_item(sandbox, key, f"Plex item {key} right after the scan (guid {sandbox.plex.item(key).guid}):")
+    return {"scene": scene, "plex_item": shown}
+
+
 def run_demo(keep: bool = False) -> dict:
     """Run the narrated demo; returns the Plex item after the sync."""
     os.environ.setdefault("PLEXSYNC_IDLE_EXIT", "2")
@@ -63,7 +88,7 @@ def run_demo(keep: bool = False) -> dict:
         after = _show_item(sandbox, key, f"Plex item {key} after the background worker ran:" if synced
                            else "Plex item after 30 s (the worker did not sync it!):")
         _show_result("status task", host.run_task_by_mode("PlexSync", "status"))
-        return {"synced": synced, "plex_item": after}
+        return {"synced": synced, "plex_item": after, "provider": _provider_demo(sandbox)}
     finally:
         if keep:
             print(f"\nkept: {sandbox.root}")

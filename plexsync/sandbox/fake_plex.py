@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ class FakeSection:
     locations: list[str] = field(default_factory=list)
     location_ids: list[int] = field(default_factory=list)
     uuid: str = ""
+    agent: str = "tv.plex.agents.movie"  # a custom provider's identifier once a library uses one
 
 
 def _empty_tags() -> dict[str, list]:
@@ -842,6 +844,7 @@ class FakePlex:
         self.listing_limits: dict[str, int] = dict(DEFAULT_LISTING_LIMITS)
         self.refresh_applies_agent = False
         self.friendly_name = "FakePlex"
+        self.extensions: list = []  # objects with route(request) -> _Reply | None, tried after the built-in routes
         self._clock = clock
         self._wallclock = wallclock
         self._random = random.Random(seed)
@@ -984,6 +987,15 @@ class FakePlex:
         with self._lock:
             self._materialise_due()
             return [pending.path for pending in self._pending]
+
+    @contextmanager
+    def changing(self, rating_key: int) -> Iterator[FakeItem]:
+        """Change an item in place (under the lock); afterwards its updatedAt moves and new tags get ids."""
+        with self._lock:
+            item = self._items[int(rating_key)]
+            yield item
+            item.fields["updatedAt"] = self._now()
+            self._register_tags(item)
 
     def agent_refresh(self, rating_key: int) -> None:
         """Simulate an agent refresh: restore the item's ``agent`` values on unlocked fields and tag types."""
@@ -1176,6 +1188,13 @@ class FakePlex:
             except Exception as exc:  # the request loop's boundary: a bug in the fake becomes a visible 500
                 log.exception("FakePlex: %s %s failed", request.method, request.path)
                 return _error_reply(500, message=f"FakePlex error: {exc!r}")
+        for extension in self.extensions:
+            try:
+                reply = extension.route(request)
+            except _HttpError as exc:
+                return _error_reply(exc.status, message=exc.message)
+            if reply is not None:
+                return reply
         return _error_reply(404)
 
     def _section(self, key: str | int) -> FakeSection:
@@ -1226,7 +1245,7 @@ class FakePlex:
                 "allowSync": 1, "art": "/:/resources/movie-fanart.jpg",
                 "composite": f"/library/sections/{section.key}/composite/1700000000", "filters": 1,
                 "refreshing": 0, "thumb": "/:/resources/movie.png", "key": section.key, "type": section.type,
-                "title": section.title, "agent": "tv.plex.agents.movie", "scanner": "Plex Movie",
+                "title": section.title, "agent": section.agent, "scanner": "Plex Movie",
                 "language": "en-US", "uuid": section.uuid, "updatedAt": 1700000000, "createdAt": 1600000000,
                 "scannedAt": 1700000000, "content": 1, "directory": 1, "hidden": 0,
             })

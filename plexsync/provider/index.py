@@ -1,0 +1,237 @@
+"""The Stash file index: every Stash file path -> its scene, in memory, refreshed incrementally.
+
+A first library scan calls the provider once per file, so a match must cost no whole-library query.
+The index is built once by paging through ``findScenes`` (lean fields only) and afterwards refreshed
+from ``updated_at`` (ids first, then only the scenes that changed): Stash compares timestamps as text in its own offset (stash-plugin-protocol.md
+§5.3), so the high-water mark is Stash's own ``updated_at`` string, never our clock. Each refresh also
+asks for the total count in the same request; when the index holds more scenes than Stash has, scenes
+were deleted or merged, and the index is rebuilt. Lookups take a lock only to read plain dicts.
+"""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, Optional
+
+from plexsync.errors import InvalidData
+from plexsync.paths import basename, file_key
+from plexsync.stash import StashClient
+
+log = logging.getLogger(__name__)
+PAGE = 1000
+_FIELDS = "count scenes { id title date updated_at files { path size duration } }"
+BUILD_QUERY = ("query ProviderIndex($filter: FindFilterType) { findScenes(filter: $filter) { " + _FIELDS + " } }")
+CHANGES_QUERY = (
+    "query ProviderChanges($filter: FindFilterType, $scene_filter: SceneFilterType) {"
+    " findScenes(filter: $filter, scene_filter: $scene_filter) { count scenes { id updated_at } }"
+    " total: findScenes(filter: {per_page: 1}) { count } }"
+)
+SCENES_QUERY = "query ProviderScenes($ids: [ID!]) { findScenes(ids: $ids) { " + _FIELDS + " } }"
+
+
+@dataclass(frozen=True)
+class StashFile:
+    """One file of a scene, as the index keeps it."""
+
+    scene_id: int
+    path: str
+    size: int
+    duration: float  # seconds
+
+
+@dataclass(frozen=True)
+class SceneSummary:
+    """What a match answer needs of a scene, without fetching it."""
+
+    id: int
+    title: str
+    date: str
+    updated_at: str
+    files: tuple  # StashFile, primary first
+
+
+def _summary(raw: dict) -> SceneSummary:
+    scene_id = int(raw["id"])
+    files = tuple(StashFile(scene_id, f["path"], int(f.get("size") or 0), float(f.get("duration") or 0))
+                  for f in raw.get("files") or [] if f.get("path"))
+    return SceneSummary(scene_id, raw.get("title") or "", raw.get("date") or "", raw.get("updated_at") or "", files)
+
+
+def _earlier(stamp: str, seconds: int = 1) -> str:
+    """A Stash timestamp moved back, keeping Stash's text form (offset suffix) for the text comparison."""
+    try:
+        moment = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S") - timedelta(seconds=seconds)
+    except ValueError:
+        return ""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + stamp[19:]
+
+
+class _Tables:
+    """The lookup tables; replaced whole by a rebuild, changed scene by scene by a refresh."""
+
+    def __init__(self) -> None:
+        self.scenes: dict = {}   # scene id -> SceneSummary
+        self.by_path: dict = {}  # file_key(path) -> {scene id}
+        self.by_name: dict = {}  # lower-case file name -> [StashFile]
+
+    def put(self, scene: SceneSummary) -> None:
+        """Add or replace a scene and its files."""
+        self.drop(scene.id)
+        self.scenes[scene.id] = scene
+        for entry in scene.files:
+            self.by_path.setdefault(file_key(entry.path), set()).add(scene.id)
+            self.by_name.setdefault(basename(entry.path).lower(), []).append(entry)
+
+    def drop(self, scene_id: int) -> None:
+        """Forget a scene and its files."""
+        old = self.scenes.pop(scene_id, None)
+        for entry in old.files if old else ():
+            owners = self.by_path.get(file_key(entry.path), set())
+            owners.discard(scene_id)
+            if not owners:
+                self.by_path.pop(file_key(entry.path), None)
+            name = basename(entry.path).lower()
+            kept = [e for e in self.by_name.get(name, []) if e.scene_id != scene_id]
+            self.by_name[name] = kept
+            if not kept:
+                del self.by_name[name]
+
+
+class StashFileIndex:
+    """Stash's file paths in memory; ``refresh`` brings in what changed since the last one."""
+
+    def __init__(self, stash: StashClient, bulk: Optional[StashClient] = None, clock: Callable[[], float] = time.monotonic,
+                 page: int = PAGE) -> None:
+        self.stash, self.bulk, self.clock, self.page = stash, bulk or stash, clock, page
+        self._tables = _Tables()
+        self._lock = threading.Lock()      # guards the tables
+        self._updating = threading.Lock()  # one build or refresh at a time
+        self._high_water = ""
+        self._started = float("-inf")
+        self.refreshed_at: Optional[float] = None
+        self.requests = 0
+
+    @property
+    def ready(self) -> bool:
+        """True once a full build has finished."""
+        return self.refreshed_at is not None
+
+    def age(self) -> float:
+        """Seconds since the last build or refresh (infinite before the first)."""
+        return float("inf") if self.refreshed_at is None else self.clock() - self.refreshed_at
+
+    def build(self) -> int:
+        """List every scene (paged, sorted by id) into fresh tables and swap them in; returns scenes."""
+        tables, high, page = _Tables(), "", 1
+        while True:
+            variables = {"filter": {"page": page, "per_page": self.page, "sort": "id", "direction": "ASC"}}
+            data = self._query(BUILD_QUERY, variables, "ProviderIndex")["findScenes"]
+            for raw in data["scenes"]:
+                tables.put(_summary(raw))
+                high = max(high, raw.get("updated_at") or "")
+            if not data["scenes"] or page * self.page >= data["count"]:
+                break
+            page += 1
+        with self._lock:
+            self._tables, self._high_water = tables, high
+        self.refreshed_at = self.clock()
+        log.info("indexed %s Stash files of %s scenes", sum(len(s.files) for s in tables.scenes.values()), len(tables.scenes))
+        return len(tables.scenes)
+
+    def refresh(self, max_age: float = 0.0, wait: bool = True, after: Optional[float] = None) -> bool:
+        """Bring the index up to date; False if skipped.
+
+        Skipped when younger than ``max_age``, or when a refresh started after the moment ``after``
+        (a request that missed uses the refresh another request started meanwhile). One caller
+        updates at a time; with ``wait`` the others wait for it and then decide.
+        """
+        if self.age() < max_age:
+            return False
+        if not self._updating.acquire(blocking=wait):
+            return False
+        try:
+            if self.age() < max_age or (after is not None and self._started > after):
+                return False
+            self._started = self.clock()
+            if not self.ready:
+                self.build()
+            else:
+                self._changes()
+            return True
+        finally:
+            self._updating.release()
+
+    def _changes(self) -> None:
+        """Ids and ``updated_at`` of the scenes changed since the high-water mark (lean), then the
+        summaries of those that really differ. The mark is moved back a second because Stash's
+        timestamps have one-second steps; the overlap costs ids only."""
+        since, page, stamps, total = _earlier(self._high_water), 1, {}, None
+        while True:
+            variables = {"filter": {"page": page, "per_page": self.page, "sort": "updated_at", "direction": "ASC"},
+                         "scene_filter": {"updated_at": {"value": since, "modifier": "GREATER_THAN"}} if since else {}}
+            data = self._query(CHANGES_QUERY, variables, "ProviderChanges")
+            total = data["total"]["count"] if total is None else total
+            stamps.update((int(raw["id"]), raw["updated_at"]) for raw in data["findScenes"]["scenes"])
+            if not data["findScenes"]["scenes"] or page * self.page >= data["findScenes"]["count"]:
+                break
+            page += 1
+        changed = [scene_id for scene_id, stamp in stamps.items() if getattr(self.scene(scene_id), "updated_at", None) != stamp]
+        try:
+            self._apply(self._fetch(changed), total)
+        except InvalidData:  # a changed scene was deleted meanwhile: findScenes(ids:) fails for a missing id
+            self.build()
+
+    def _fetch(self, scene_ids: list) -> list:
+        found = []
+        for start in range(0, len(scene_ids), self.page):
+            chunk = [str(scene_id) for scene_id in scene_ids[start:start + self.page]]
+            found += [_summary(raw) for raw in self._query(SCENES_QUERY, {"ids": chunk}, "ProviderScenes")["findScenes"]["scenes"]]
+        return found
+
+    def _apply(self, changed: list, total: int) -> None:
+        with self._lock:
+            for scene in changed:
+                self._tables.put(scene)
+                self._high_water = max(self._high_water, scene.updated_at)
+            count = len(self._tables.scenes)
+        self.refreshed_at = self.clock()
+        if count != total:  # deletions or merges: updated_at cannot show a scene that is gone
+            log.info("Stash has %s scenes, the index %s: rebuilding it", total, count)
+            self.build()
+        elif changed:
+            log.debug("index refresh: %s scenes changed", len(changed))
+
+    def _query(self, query: str, variables: dict, operation: str) -> dict:
+        """A build page through the patient client, everything else through the quick one."""
+        self.requests += 1
+        client = self.bulk if operation == "ProviderIndex" else self.stash
+        return client.query(query, variables, operation)
+
+    def scene(self, scene_id: int) -> Optional[SceneSummary]:
+        """The indexed summary of a scene, or None."""
+        with self._lock:
+            return self._tables.scenes.get(scene_id)
+
+    def scenes_at(self, stash_path: str) -> list:
+        """Summaries of the scenes that have a file at exactly this Stash path."""
+        with self._lock:
+            ids = sorted(self._tables.by_path.get(file_key(stash_path), ()))
+            return [self._tables.scenes[i] for i in ids]
+
+    def files_named(self, name: str) -> list:
+        """Every indexed file with this file name (any folder; case-insensitive)."""
+        with self._lock:
+            return list(self._tables.by_name.get(name.lower(), ()))
+
+    def summaries(self) -> list:
+        """Every indexed scene (for title searches in Fix Match)."""
+        with self._lock:
+            return list(self._tables.scenes.values())
+
+    def counts(self) -> dict:
+        """Scenes and files indexed."""
+        with self._lock:
+            scenes = self._tables.scenes
+            return {"scenes": len(scenes), "files": sum(len(s.files) for s in scenes.values())}
