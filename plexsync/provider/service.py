@@ -1,9 +1,10 @@
 """The provider's work, free of HTTP: match a file, serve a scene's metadata, an image, the health.
 
 Wiring: the Stash client (shared with the plugin), the plugin settings read from Stash (``path_map``,
-``tags_as``, the ``sync_*`` switches; re-read every 5 minutes), the file index, the scene cache and
-the gate that tracks whether Stash answers. Errors are classified here once: Stash trouble makes a
-match answer no match and a metadata request raise for a 503; nothing else reaches the routes.
+``tags_as``, the ``sync_*`` switches; re-read every 5 minutes), the file index, the scene cache (which
+reads ahead in the index's path order) and the gate that tracks whether Stash answers. Errors are
+classified here once: Stash trouble makes a match answer no match and a metadata request raise for a
+503; nothing else reaches the routes.
 """
 
 import asyncio
@@ -21,7 +22,7 @@ from plexsync.provider.gate import StashGate
 from plexsync.provider.images import KINDS, ImageLinks, content_type
 from plexsync.provider.index import StashFileIndex
 from plexsync.provider.matching import FileMatcher, MatchRequest
-from plexsync.provider.scenes import SceneCache
+from plexsync.provider.scenes import SceneCache, fetch_scenes
 from plexsync.settings import Settings, load_settings
 from plexsync.stash import StashClient
 
@@ -54,7 +55,9 @@ class Provider:
         bulk = bulk or StashClient.for_url(config.stash_url, config.api_key, timeout=BUILD_TIMEOUT)
         self.gate = StashGate(clock=clock)
         self.index = StashFileIndex(self.stash, bulk, clock)
-        self.cache = SceneCache(lambda scene_id: self.gate.call(self.stash.find_scene, scene_id), clock=clock)
+        self.cache = SceneCache(lambda scene_id: self.gate.call(self.stash.find_scene, scene_id),
+                                lambda scene_ids: self.gate.call(fetch_scenes, self.stash, scene_ids),
+                                self.index.following, clock=clock)
         self.links = ImageLinks(config.public_url, config.signing_key) if config.public_url else None
         self._settings: Optional[Settings] = None
         self._settings_at = float("-inf")
