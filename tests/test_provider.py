@@ -526,6 +526,17 @@ def test_a_scan_in_path_order_reads_ahead_one_batch_at_a_time(stash, served, ple
     assert [int(i) for ids in batches for i in ids] == list(range(2, 22))  # each scene fetched once, in order
 
 
+def test_a_lone_metadata_request_fetches_its_scene_alone_and_reads_nothing_ahead(stash, served):
+    scenes = [add(stash, f"shot {n}.mp4", "lot", title=f"Shot {n}") for n in range(1, 6)]
+    provider = served()
+    stash.reset_log()
+
+    answer = requests.get(f"{provider.url}/library/metadata/scene-{scenes[2]}", timeout=10)
+
+    assert answer.json()["MediaContainer"]["Metadata"][0]["title"] == "Shot 3"
+    assert [r.operation_name for r in stash.requests] == ["FindScene"]  # "Refresh metadata" on one item: no batch
+
+
 def test_a_scene_deleted_inside_a_batch_does_not_fail_the_metadata_of_the_others(stash, served):
     scenes = [add(stash, f"take {n}.mp4", "set", title=f"Take {n}") for n in range(1, 11)]
     provider = served()

@@ -72,11 +72,17 @@ def _natural(text: str) -> tuple:
     return tuple(int(part) if n % 2 else part for n, part in enumerate(parts))
 
 
-def _place(entry: StashFile) -> tuple:
-    """Where a file sorts in path order: its folder, then its name (the path itself breaks ties)."""
+def _place(entry: StashFile, folders: Optional[dict] = None) -> tuple:
+    """Where a file sorts in path order: its folder, then its name (the path itself breaks ties).
+    ``folders`` memoizes the folders' keys while a whole index is sorted (most files share one)."""
     key = file_key(entry.path)
     cut = key.rfind("/")
-    return _natural(key[:cut]), _natural(key[cut + 1:]), entry.path
+    folder = key[:cut]
+    if folders is None:
+        return _natural(folder), _natural(key[cut + 1:]), entry.path
+    if folder not in folders:
+        folders[folder] = _natural(folder)
+    return folders[folder], _natural(key[cut + 1:]), entry.path
 
 
 def _earlier(stamp: str, seconds: int = 1) -> str:
@@ -104,7 +110,8 @@ class _Tables:
         for scene in scenes:
             tables._add(scene)
             tables.order.extend(scene.files)
-        tables.order.sort(key=_place)
+        folders: dict = {}
+        tables.order.sort(key=lambda entry: _place(entry, folders))
         return tables
 
     def _add(self, scene: SceneSummary) -> None:
@@ -278,16 +285,28 @@ class StashFileIndex:
         """Up to ``limit`` other scenes whose files come after this scene's first file in path order
         (the rest of its folder, then the following folders): the ones Plex probably scans next."""
         with self._lock:
-            tables = self._tables
-            scene = tables.scenes.get(scene_id)
-            here = tables.position(scene.files[0]) if scene and scene.files else None
+            order, here = self._tables.order, self._first_file(scene_id)
             found: dict = {}  # scene id -> True, in order (a scene with several files counts once)
-            for where in range(len(tables.order) if here is None else here + 1, len(tables.order)):
+            for where in range(len(order) if here is None else here + 1, len(order)):
                 if len(found) >= limit:
                     break
-                if tables.order[where].scene_id != scene_id:
-                    found[tables.order[where].scene_id] = True
+                if order[where].scene_id != scene_id:
+                    found[order[where].scene_id] = True
             return list(found)
+
+    def preceding(self, scene_id: int) -> Optional[int]:
+        """The scene of the file just before this scene's first file in path order (None: first, or unknown)."""
+        with self._lock:
+            order, here = self._tables.order, self._first_file(scene_id)
+            for where in range(here - 1 if here else -1, -1, -1):
+                if order[where].scene_id != scene_id:
+                    return order[where].scene_id
+            return None
+
+    def _first_file(self, scene_id: int) -> Optional[int]:
+        """Where the scene's first file is in path order (call with the lock held)."""
+        scene = self._tables.scenes.get(scene_id)
+        return self._tables.position(scene.files[0]) if scene and scene.files else None
 
     def summaries(self) -> list:
         """Every indexed scene (for title searches in Fix Match)."""

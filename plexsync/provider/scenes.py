@@ -1,47 +1,46 @@
 """A brief cache of Stash scene documents, filled ahead of the metadata requests Plex is about to send.
 
-Plex asks for an item's metadata right after matching it, and scans a library folder by folder. So
-when a scene is asked for (its match, or its metadata) and is neither cached nor on its way, the
-cache starts two background requests: ``findScene`` for that scene alone, so its own answer waits
-for one small round trip, and ONE ``findScenes(ids:)`` for up to ``batch`` scenes that come next in
-path order (``following``, from the file index) and are neither cached nor on their way. The scene
-in the middle of such a batch carries a mark: when Plex reaches it, the next batch starts from the
-end of this one, so a scan in path order finds every scene cached before it asks (read-ahead, as a
-kernel reads ahead of a file read in order). A scan in another order still gets a batch per miss.
+Plex asks for an item's metadata right after matching it, and a library scan goes through the files
+folder by folder. So when a scene is asked for (by its match, or by its metadata request) and is
+neither cached nor on its way, the cache fetches it alone with ``findScene`` (its own answer waits for
+one small round trip, never for a batch), and, if Plex is going through that folder (the file just
+before it in path order was among the last 64 asked for), it also reads ahead: ONE
+``findScenes(ids:)`` request for the next scenes in path order (from the file index) that are
+neither cached nor on their way. The first scene of each such batch carries a mark: when Plex
+reaches it, the next batch starts after the last one, twice as big (16, 32, 64, then at most 100
+scenes). While Plex works through one batch the next is on its way, so a scan in path order finds
+its scenes cached, at about one Stash request per 100 files. A lone "Refresh metadata", or a scan in
+another order, fetches scenes one by one, as it did before batches: never a batch nobody asks for.
 
 One fetch per scene, however many ask: a request finds its scene cached or waits for the fetch under
 way. Entries live ``ttl`` seconds from the start of their fetch, so a later "Refresh metadata" in
-Plex reads Stash afresh. At most ``size`` entries are kept (the oldest go first), which bounds the
-memory. Failures are not cached: the scenes of a batch that failed because Stash did not answer are
-fetched again when asked.
+Plex reads Stash afresh (a scene edited in Stash during a scan may reach Plex up to ``ttl`` seconds
+old; the plugin's push sends the edit anyway). At most ``size`` entries are kept, the oldest dropped
+first, which bounds the memory (4.7 MB per 1,000 scenes with 2 performers and 5 tags each). Failures
+are not cached: the scenes of a batch that failed because Stash did not answer are fetched again
+when asked.
 
 Stash's ``findScenes(ids:)`` fails the whole request when one id is missing (a scene deleted since
 the index last saw it; stash-plugin-protocol.md §5.3). Such a batch is split in halves and each half
-fetched again, down to single ``findScene`` requests, which answer None for the missing scene: about
-2 log2(batch) requests find it, and every other scene of the batch is still fetched in batches.
+fetched again, down to single ``findScene`` requests, which answer None for the missing scene (its
+metadata is a 404): about 2 log2(batch) requests find it, and no other scene's request fails.
 """
 
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol
 
 from plexsync.errors import InvalidData, StashUnavailable
-from plexsync.stash import SCENE_FIELDS, StashClient
 
 log = logging.getLogger(__name__)
-BATCH = 100
-PREFETCH_QUERY = "query ProviderPrefetch($ids: [ID!]) { findScenes(ids: $ids) { scenes { ...SyncScene } } }" + SCENE_FIELDS
-
-
-def fetch_scenes(stash: StashClient, scene_ids: list) -> dict:
-    """Scene id -> scene document, in one request; InvalidData when Stash has no scene for one of the ids."""
-    data = stash.query(PREFETCH_QUERY, {"ids": [str(scene_id) for scene_id in scene_ids]}, "ProviderPrefetch")
-    return {int(raw["id"]): raw for raw in data["findScenes"]["scenes"]}
+BATCH = 100       # scenes in one findScenes(ids:) request, at most
+FIRST_BATCH = 16  # the first read-ahead of a scan; each next one doubles, up to BATCH
+RECENT = 64       # scenes asked for lately, to tell a scan going through a folder from scattered requests
 
 
 def _settle(future: Future, outcome) -> None:
@@ -55,37 +54,50 @@ def _settle(future: Future, outcome) -> None:
         return
 
 
+class PathOrder(Protocol):
+    """The library's files in path order (the file index): where Plex's scan goes next."""
+
+    def following(self, scene_id: int, limit: int) -> list:
+        """Up to ``limit`` scene ids whose files come after this scene's."""
+
+    def preceding(self, scene_id: int) -> Optional[int]:
+        """The scene whose file comes just before this scene's, or None."""
+
+
 @dataclass(eq=False)
 class _Entry:
     """One cached scene: its fetch, when the fetch started, and the read-ahead mark."""
 
     started: float
     future: Future = field(default_factory=Future)
-    ahead_from: Optional[int] = None  # set on the middle scene of a batch: read ahead from this scene when asked
+    ahead: Optional[tuple] = None  # on a batch's first scene: (read ahead after this scene, that many scenes)
 
 
 class SceneCache:
     """Scene id -> the scene document (or None for a scene Stash does not have), for ``ttl`` seconds.
 
     ``fetch``: one scene (None if Stash has none); ``fetch_many``: scene ids -> {id: scene} in one
-    request; ``following``: (scene id, how many) -> the scene ids Plex probably asks for next.
+    request, InvalidData if Stash lacks one of them; ``order``: which scenes Plex probably asks for next.
     """
 
-    def __init__(self, fetch: Callable[[int], Optional[dict]], fetch_many: Callable[[list], dict],
-                 following: Callable[[int, int], list], ttl: float = 30.0, size: int = 2048,
-                 clock: Callable[[], float] = time.monotonic, workers: int = 16, batch: int = BATCH) -> None:
-        self.fetch, self.fetch_many, self.following = fetch, fetch_many, following
+    def __init__(self, fetch: Callable[[int], Optional[dict]], fetch_many: Callable[[list], dict], order: PathOrder,
+                 ttl: float = 30.0, size: int = 2048, clock: Callable[[], float] = time.monotonic, workers: int = 16,
+                 batch: int = BATCH) -> None:
+        self.fetch, self.fetch_many, self.order = fetch, fetch_many, order
         self.ttl, self.size, self.clock, self.batch = ttl, size, clock, batch
         self._entries: OrderedDict = OrderedDict()  # scene id -> _Entry, oldest fetch first
+        self._asked: deque = deque(maxlen=RECENT)   # the scene ids asked for lately, newest last
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scene-prefetch")
 
-    # ------------------------------------------------------------------ entries (called with the lock held)
+    # ------------------------------------------------------------------ entries
 
     def _live(self, entry: Optional[_Entry]) -> bool:
+        """Cached within the TTL or on its way (call with the lock held)."""
         return entry is not None and (not entry.future.done() or self.clock() - entry.started < self.ttl)
 
     def _new(self, scene_id: int) -> _Entry:
+        """A fresh entry, the oldest dropped beyond ``size`` (call with the lock held)."""
         entry = self._entries[scene_id] = _Entry(self.clock())
         self._entries.move_to_end(scene_id)
         while len(self._entries) > self.size:
@@ -93,28 +105,38 @@ class SceneCache:
         return entry
 
     def _claim(self, scene_id: int) -> tuple:
-        """(entry, True if this call created it and must start its fetch, the scene to read ahead from or
-        None): a new entry reads ahead from itself; a cached one hands over its mark, once."""
+        """(entry, True if this call created it and must start its fetch, the read-ahead to start or None):
+        a cached scene hands over its mark, once; a new one reads ahead if Plex is going through its folder."""
         with self._lock:
             entry = self._entries.get(scene_id)
-            if not self._live(entry):
-                return self._new(scene_id), True, scene_id
-            ahead_from, entry.ahead_from = entry.ahead_from, None
-            return entry, False, ahead_from
+            self._asked.append(scene_id)
+            if self._live(entry):
+                ahead, entry.ahead = entry.ahead, None
+                return entry, False, ahead
+            entry = self._new(scene_id)
+        return entry, True, (scene_id, min(FIRST_BATCH, self.batch)) if self._in_a_scan(scene_id) else None
+
+    def _in_a_scan(self, scene_id: int) -> bool:
+        """True if the file before this scene's in path order was among the last ``RECENT`` asked for (or
+        there is none): Plex is going through the folder, so reading ahead pays. A lone refresh, or a
+        scan in another order, fetches the scene alone rather than a batch that nobody would ask for."""
+        before = self.order.preceding(scene_id)
+        with self._lock:
+            return before is None or before in self._asked
 
     # ------------------------------------------------------------------ asking
 
     def future(self, scene_id: int) -> Future:
-        """The scene's future: cached, on its way, or started now (with a read-ahead batch) on the prefetch threads."""
-        entry, mine, ahead_from = self._claim(scene_id)
+        """The scene's future: cached, on its way, or started now on the prefetch threads (with a read-ahead)."""
+        entry, mine, ahead = self._claim(scene_id)
         if mine:
             self._start([(scene_id, entry)])
-        if ahead_from is not None:
-            self._read_ahead(ahead_from)
+        if ahead is not None:
+            self._read_ahead(*ahead)
         return entry.future
 
     def prefetch(self, scene_id: int) -> None:
-        """Start fetching a scene and the ones after it in the background unless they are cached or on their way."""
+        """Start fetching a scene (and reading ahead) in the background unless it is cached or on its way."""
         self.future(scene_id)
 
     def get(self, scene_id: int, timeout: float) -> Optional[dict]:
@@ -126,19 +148,20 @@ class SceneCache:
 
     # ------------------------------------------------------------------ fetching
 
-    def _read_ahead(self, scene_id: int) -> None:
-        """One batch of the next scenes after ``scene_id`` that are neither cached nor on their way; its middle
-        scene is marked to start the batch after it."""
-        wanted = self.following(scene_id, 2 * self.batch)
+    def _read_ahead(self, scene_id: int, size: int) -> None:
+        """One batch of up to ``size`` scenes after ``scene_id`` that are neither cached nor on their way.
+        Its first scene carries the mark for the next batch, twice as big (up to ``batch``): while Plex
+        works through this batch, the next one is on its way."""
+        wanted = self.order.following(scene_id, 2 * size)
         with self._lock:
             claimed = []
             for other in wanted:
-                if len(claimed) == self.batch:
+                if len(claimed) == size:
                     break
                 if not self._live(self._entries.get(other)):
                     claimed.append((other, self._new(other)))
             if claimed:
-                claimed[0][1].ahead_from = claimed[-1][0]
+                claimed[0][1].ahead = (claimed[-1][0], min(2 * size, self.batch))
         self._start(claimed)
 
     def _start(self, claimed: list) -> None:

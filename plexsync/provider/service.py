@@ -22,9 +22,9 @@ from plexsync.provider.gate import StashGate
 from plexsync.provider.images import KINDS, ImageLinks, content_type
 from plexsync.provider.index import StashFileIndex
 from plexsync.provider.matching import FileMatcher, MatchRequest
-from plexsync.provider.scenes import SceneCache, fetch_scenes
+from plexsync.provider.scenes import SceneCache
 from plexsync.settings import Settings, load_settings
-from plexsync.stash import StashClient
+from plexsync.stash import SCENE_FIELDS, StashClient
 
 log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = 2.0   # one Stash request on Plex's clock: a match or metadata answers within 3 s
@@ -34,11 +34,20 @@ MISS_GRACE = 1.0        # a refresh begun at most this long before a missing fil
 MAX_AGE = 60.0          # a known file still refreshes the index this often (in the background of a request)
 SETTINGS_AGE = 300.0
 StashTrouble = (TransientError, AuthError, ConfigError)
+# The scene cache's batches: the same fields as the plugin's findScene, for many scenes in one request.
+PREFETCH_QUERY = "query ProviderPrefetch($ids: [ID!]) { findScenes(ids: $ids) { scenes { ...SyncScene } } }" + SCENE_FIELDS
 
 
 def _retrieve(future: asyncio.Future) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def fetch_scenes(stash: StashClient, scene_ids: list) -> dict:
+    """Scene id -> scene document, in one request; InvalidData when Stash has no scene for one of the ids
+    (``findScenes(ids:)`` fails as a whole then, stash-plugin-protocol.md §5.3)."""
+    data = stash.query(PREFETCH_QUERY, {"ids": [str(scene_id) for scene_id in scene_ids]}, "ProviderPrefetch")
+    return {int(raw["id"]): raw for raw in data["findScenes"]["scenes"]}
 
 
 class Unavailable(Exception):
@@ -57,7 +66,7 @@ class Provider:
         self.index = StashFileIndex(self.stash, bulk, clock)
         self.cache = SceneCache(lambda scene_id: self.gate.call(self.stash.find_scene, scene_id),
                                 lambda scene_ids: self.gate.call(fetch_scenes, self.stash, scene_ids),
-                                self.index.following, clock=clock)
+                                self.index, clock=clock)
         self.links = ImageLinks(config.public_url, config.signing_key) if config.public_url else None
         self._settings: Optional[Settings] = None
         self._settings_at = float("-inf")
