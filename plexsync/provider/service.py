@@ -207,17 +207,24 @@ class Provider:
         return None if scene is None else self.render(scene)
 
     async def metadata_async(self, scene_id: int) -> Optional[dict]:
-        """``metadata`` for the event loop: awaits the scene (cached, prefetched by the match, or fetched
-        now on the prefetch threads) without holding a thread; needs the settings read (``configured``)."""
-        future = asyncio.wrap_future(self.cache.future(scene_id))
-        future.add_done_callback(_retrieve)  # after a timeout nobody awaits it: no "never retrieved" log
+        """``metadata`` for the event loop: a cached scene is rendered at once (most of a scan: read ahead);
+        one on its way is awaited without holding a thread; needs the settings read (``configured``)."""
+        source = self.cache.future(scene_id)
         try:
-            scene = await asyncio.wait_for(asyncio.shield(future), SCENE_WAIT)
-        except asyncio.TimeoutError:
-            raise Unavailable(f"Stash did not answer for scene {scene_id} within {SCENE_WAIT:.1f} s") from None
+            scene = source.result() if source.done() else await self._await_scene(source, scene_id)
         except StashTrouble as exc:
             raise Unavailable(f"Stash unavailable: {exc}") from None
         return None if scene is None else self.render(scene)
+
+    @staticmethod
+    async def _await_scene(source, scene_id: int) -> Optional[dict]:
+        """The scene from a fetch under way; Unavailable after SCENE_WAIT seconds."""
+        future = asyncio.wrap_future(source)
+        future.add_done_callback(_retrieve)  # after a timeout nobody awaits it: no "never retrieved" log
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), SCENE_WAIT)
+        except asyncio.TimeoutError:
+            raise Unavailable(f"Stash did not answer for scene {scene_id} within {SCENE_WAIT:.1f} s") from None
 
     def render(self, scene: dict) -> dict:
         """The Metadata object of a fetched scene."""
