@@ -526,6 +526,22 @@ def test_a_scan_in_path_order_reads_ahead_one_batch_at_a_time(stash, served, ple
     assert [int(i) for ids in batches for i in ids] == list(range(2, 22))  # each scene fetched once, in order
 
 
+def test_files_stash_adds_or_moves_after_the_index_was_built_take_their_place_in_the_read_ahead(stash, served, clock):
+    first, second, moved = (add(stash, f"part {n}.mp4", "show") for n in (1, 2, 4))
+    provider = served()
+    third = add(stash, "part 3.mp4", "show")
+    stash.update_scene(moved, files=[{"path": f"{STASH_ROOT}/show/part 1b.mp4", "size": 1000, "duration": 600.0}])
+    clock.advance(61)  # the next request refreshes the index from updated_at (no rebuild: nothing was deleted)
+    stash.reset_log()
+
+    assert match(provider, filename=f"{PLEX_ROOT}/show/part 1.mp4")[0]["ratingKey"] == f"scene-{first}"
+
+    assert wait_for(lambda: stash.count("ProviderPrefetch") == 1, timeout=10)
+    batch = [r.variables["ids"] for r in stash.requests if r.operation_name == "ProviderPrefetch"][0]
+    assert batch == [str(moved), str(second), str(third)] and stash.count("ProviderIndex") == 0
+    assert provider.provider.index.following(third, 5) == []  # the moved file's old place is gone
+
+
 def test_a_lone_metadata_request_fetches_its_scene_alone_and_reads_nothing_ahead(stash, served):
     scenes = [add(stash, f"shot {n}.mp4", "lot", title=f"Shot {n}") for n in range(1, 6)]
     provider = served()
