@@ -166,7 +166,7 @@ def replay(url: str, files: int, known: int, concurrency: int, order: str = "pat
 def stash_floor(stash_url: str, known: int, concurrency: int, calls: int = 2000) -> dict:
     """The floor under a metadata request, timed in the same run: one findScene straight to the fake
     Stash (what the provider must wait for), at the same concurrency, through the same thin client."""
-    from plexsync.stash import FIND_SCENE
+    from plexsync.stash import FIND_SCENE_QUERY
 
     timings, lock, work = [], threading.Lock(), queue.Queue()
     for n in range(calls):
@@ -180,7 +180,7 @@ def stash_floor(stash_url: str, known: int, concurrency: int, calls: int = 2000)
                 scene_id = work.get_nowait()
             except queue.Empty:
                 return
-            body = json.dumps({"query": FIND_SCENE, "variables": {"id": str(scene_id)}, "operationName": "FindScene"})
+            body = json.dumps({"query": FIND_SCENE_QUERY, "variables": {"id": str(scene_id)}, "operationName": "FindScene"})
             started = time.perf_counter()
             http.request("POST", "/graphql", body=body, headers=headers)
             http.getresponse().read()

@@ -24,7 +24,7 @@ from plexsync.provider.index import StashFileIndex
 from plexsync.provider.matching import FileMatcher, MatchRequest
 from plexsync.provider.scenes import SceneCache
 from plexsync.settings import Settings, load_settings
-from plexsync.stash import SCENE_FIELDS, StashClient
+from plexsync.stash import SYNC_SCENE_FRAGMENT, StashClient
 
 log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = 2.0   # one Stash request on Plex's clock: a match or metadata answers within 3 s
@@ -35,7 +35,7 @@ MAX_AGE = 60.0          # a known file still refreshes the index this often (in 
 SETTINGS_AGE = 300.0
 StashTrouble = (TransientError, AuthError, ConfigError)
 # The scene cache's batches: the same fields as the plugin's findScene, for many scenes in one request.
-PREFETCH_QUERY = "query ProviderPrefetch($ids: [ID!]) { findScenes(ids: $ids) { scenes { ...SyncScene } } }" + SCENE_FIELDS
+PREFETCH_QUERY = "query ProviderPrefetch($ids: [ID!]) { findScenes(ids: $ids) { scenes { ...SyncScene } } }" + SYNC_SCENE_FRAGMENT
 
 
 def _retrieve(future: asyncio.Future) -> None:
