@@ -3,11 +3,13 @@
 Stash's resolver (pkg/plugin/plugins.go ``RunPlugin``) starts the plugin with the given args and no
 task (no defaultArgs, no execArgs), waits for it inside the GraphQL request, and answers the plugin's
 ``output``; a non-empty ``error`` (or ``exit status N``) becomes a GraphQL error. Hand an instance to
-``FakeStash(plugin_runner=...)``; ``runs`` keeps every result, so tests can see what reached the plugin.
+``FakeStash.add_resolver("Mutation", "runPluginOperation", operations.resolve)``; ``runs`` keeps every result, so tests can see what reached the plugin.
 """
 
 import json
 from typing import Any, Optional
+
+from graphql import GraphQLError
 
 from plexsync.sandbox.stash_host import HostError, StashHost
 
@@ -27,6 +29,13 @@ class PluginOperations:
             return None, str(exc)
         self.runs.append(result)
         return result.output, result.error
+
+    def resolve(self, parent: None, args: dict, request: Any) -> Any:
+        """The fake Stash's resolver for ``runPluginOperation``: the plugin's error becomes a GraphQL error."""
+        output, error = self(args["plugin_id"], args.get("args") or {})
+        if error:
+            raise GraphQLError(error)
+        return output
 
     def modes(self) -> list:
         """The ``args.mode`` of every run so far, in order."""

@@ -3,6 +3,10 @@
 Used by the end-to-end tests, the benchmarks and the demo. Stash sees the library under
 ``/data/videos`` and Plex under ``/media/videos`` (the Docker layout the README describes), joined by a
 ``path_map`` rule, so every test exercises path mapping.
+
+The fake Stash serves the newest Stash release's own schema when ``../shared/stash-schema`` is next
+to the repository, else the project's subset SDL (``stash_schema.py``); ``stash_options`` can choose
+another release (``schema_dir``) or any other FakeStash option.
 """
 
 import os
@@ -16,6 +20,7 @@ from typing import Optional
 
 from plexsync.protocol import ServerConnection
 from plexsync.sandbox.fake_plex import FakePlex
+from plexsync.sandbox import stash_schema
 from plexsync.sandbox.fake_stash import FakeStash
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -31,7 +36,7 @@ class Sandbox:
         self._tmp = None if root else tempfile.TemporaryDirectory(prefix="plexsync-sandbox-")
         self.root = Path(root or self._tmp.name)
         self.plex = FakePlex(token=PLEX_TOKEN, latency=plex_latency)
-        self.stash = FakeStash(**(stash_options or {}))
+        self.stash = FakeStash(**{"schema_dir": stash_schema.newest_release(), **(stash_options or {})})
         self.plugins_dir = self.root / "plugins"
         self.plugin_dir = self.plugins_dir / "PlexSync"
         self.extra_settings = settings or {}
@@ -95,8 +100,9 @@ class Sandbox:
         """Let the fake Stash answer ``runPluginOperation`` by running PlexSync through a Stash host."""
         from plexsync.sandbox.plugin_operations import PluginOperations
 
-        self.stash.plugin_runner = PluginOperations(self.host(**host_options))
-        return self.stash.plugin_runner
+        operations = PluginOperations(self.host(**host_options))
+        self.stash.add_resolver("Mutation", "runPluginOperation", operations.resolve)
+        return operations
 
     @property
     def data_dir(self) -> Path:
