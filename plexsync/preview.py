@@ -41,12 +41,13 @@ def preview_scene(runtime: Runtime, scene: dict) -> dict:
         match = runtime.delivery.syncer.matcher.match(scene)
         item = runtime.plex.fetch_item(match.rating_key)
     except PlexSyncError as exc:
-        return {**entry, "match": None, "reason": str(exc)}
+        return {**entry, "match": None, "reason": str(exc), "error_class": exc.error_class}
     record = runtime.delivery.syncer.records.get(entry["scene_id"])
     view = plex_view(item)
     params, _ = plan_edit(desired_state(scene, runtime.settings), view, record.written if record else {},
                           runtime.settings.preserve_plex_edits)
-    return {**entry, "match": {"rating_key": match.rating_key, "confidence": match.confidence, "file": PATHS.shown(match.plex_file)},
+    return {**entry, "match": {"rating_key": match.rating_key, "confidence": match.confidence, "file": PATHS.shown(match.plex_file),
+                               "plex_title": item.title or "", "library": item.librarySectionTitle or ""},
             "changes": _changes(params, view)}
 
 

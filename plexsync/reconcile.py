@@ -29,6 +29,7 @@ from typing import Callable, Optional
 from plexsync.errors import AmbiguousMatch, AuthError, BadInput, ConfigError, NotFoundYet, PlexSyncError, TransientError
 from plexsync.jobs import Job
 from plexsync.metadata import desired_state, drift, plex_view
+from plexsync.overview import EXAMPLES_KEY
 from plexsync.runtime import Runtime
 from plexsync.schedule import LAST_RUN_KEY
 
@@ -69,6 +70,7 @@ class Reconcile:
                   "examples": {k: v for k, v in self.examples.items() if v}}
         self.runtime.db.put(LAST_RUN_KEY, {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "at_ts": self.clock(),
                                            **{k: v for k, v in report.items() if k != "examples"}})
+        self.runtime.db.put(EXAMPLES_KEY, report["examples"])  # for the PlexSync page; status stays small
         return report
 
     def _refresh_index(self) -> None:

@@ -9,7 +9,7 @@ from typing import Callable, Iterable, Optional
 from plexsync.errors import ItemMissing, NotFoundYet, PermanentError, PlexSyncError
 from plexsync.jobs import Job
 from plexsync.identity import scene_from_guid
-from plexsync.matcher import GUID, LOW, Matcher, scene_files
+from plexsync.matcher import GUID, LOW, Match, Matcher, scene_files
 from plexsync.metadata import Desired, describe, desired_state, owned_by_provider, plan_edit, plex_view
 from plexsync.paths import dirname, file_key, within
 from plexsync.plex import PlexClient
@@ -110,7 +110,8 @@ class Syncer:
         if params:
             self.plex.edit(item, params)
         rated = self._rate(desired, item, record, scene, owned)
-        owned.update(updated_at=scene.get("updated_at"), image_hash=_image_hash(images, record), sources=_sources(scene))
+        owned.update(updated_at=scene.get("updated_at"), image_hash=_image_hash(images, record), sources=_sources(scene),
+                     match=self._match_note(match))
         self.records.save(SyncRecord(scene_id, match.rating_key, match.plex_file, fetched_at, self.clock(), desired.fingerprint, owned))
         detail = describe(params) + (", " + " and ".join(images[1]) if images else "") + (", rating" if rated else "")
         confidence = {LOW: " (low-confidence match: same file name and size)",
@@ -185,6 +186,12 @@ class Syncer:
 
     def _section_for(self, plex_path: str):
         return next((s for s in self.sections if within(plex_path, s.locations)), None)
+
+    def _match_note(self, match: Match) -> dict:
+        """How the item was matched, kept with the record for the scene's Plex tab (no Plex request there)."""
+        section = self._section_for(match.plex_file)
+        return {"by": "provider" if match.confidence == GUID else "path", "confidence": match.confidence,
+                "library": section.title if section else None}
 
     def _forget(self, job: Job) -> Outcome:
         """A scene deleted in Stash: forget its record; with delete_file, let Plex notice. Never delete in Plex."""
