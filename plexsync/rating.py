@@ -5,8 +5,9 @@ Scales: Plex shows 0-10 as 0-5 stars; Stash 1-100. A Stash rating becomes ``rati
 
 Ownership, pushing (Stash -> Plex): Stash's rating wins like every other field, except that an empty
 Stash rating clears only a Plex rating PlexSync set, ``preserve_plex_edits`` keeps a Plex rating PlexSync
-did not write, and with ``pull_ratings`` on a Plex rating changed after PlexSync last wrote one and later
-than the scene's last update in Stash is left for the pull to bring back (the newer change wins).
+did not write, and with ``pull_ratings`` on a Plex rating changed after PlexSync last wrote one is left for
+the pull to bring back when Stash's rating has not changed since, or changed before the Plex one (the newer
+change wins; any other edit of the scene in Stash is no change of its rating).
 
 ``agreed`` is the rating both sides last held, as far as PlexSync knows: the one it set in Plex, or the
 one it brought from Plex into Stash (kept in the sync record as ``written["rating"]``).
@@ -47,16 +48,17 @@ class Push(NamedTuple):
 
 
 def plan_push(want: Optional[float], have: Optional[float], agreed: Optional[float], preserve: bool,
-              plex_newer: bool) -> Push:
+              plex_newer: bool, pulls: bool = False) -> Push:
     """The rating part of one sync (see the module docstring for the rules).
 
-    ``want``: Stash's rating on Plex's scale; ``have``: the Plex item's; ``plex_newer``: Plex's rating changed
-    after PlexSync last wrote one, later than Stash's last change, and the pull brings ratings back.
+    ``want``: Stash's rating on Plex's scale; ``have``: the Plex item's; ``plex_newer``: Plex's rating was set
+    later than the scene's last update in Stash; ``pulls``: the pull brings ratings back (``pull_ratings``).
     """
     plex_changed = not same(have, agreed)
     if same(want, have):
         return Push(False, want, want)
-    if plex_changed and (plex_newer or (preserve and have is not None)):
+    plex_wins = pulls and (plex_newer or same(want, agreed))  # the pull brings Plex's change to Stash
+    if plex_changed and (plex_wins or (preserve and have is not None)):
         return Push(False, have, agreed)
     if want is None:
         return Push(True, None, None) if agreed is not None and not plex_changed else Push(False, have, agreed)

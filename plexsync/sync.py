@@ -140,8 +140,9 @@ class Syncer:
         if not self.settings.sync_rating:
             return False
         rated_at, changed_at = item.lastRatedAt, parse_time(scene.get("updated_at"))
-        plex_newer = bool(self.settings.pull_ratings and rated_at and changed_at and rated_at.timestamp() > changed_at)
-        push = plan_push(desired.rating, item.userRating, written.get("rating"), self.settings.preserve_plex_edits, plex_newer)
+        plex_newer = bool(rated_at and changed_at and rated_at.timestamp() > changed_at)
+        push = plan_push(desired.rating, item.userRating, written.get("rating"), self.settings.preserve_plex_edits,
+                         plex_newer, self.settings.pull_ratings)
         if push.send:
             self.plex.rate(item, push.value)
             owned["rated_at"] = self.clock()

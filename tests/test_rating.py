@@ -35,9 +35,16 @@ def test_push_clears_only_a_plex_rating_plexsync_set():
 
 
 def test_push_leaves_a_newer_plex_rating_and_with_preserve_one_plexsync_did_not_write():
-    assert plan_push(8.0, 3.0, 6.0, preserve=False, plex_newer=True) == Push(False, 3.0, 6.0)
+    assert plan_push(8.0, 3.0, 6.0, preserve=False, plex_newer=True, pulls=True) == Push(False, 3.0, 6.0)
+    assert plan_push(8.0, 3.0, 6.0, preserve=False, plex_newer=True) == Push(True, 8.0, 8.0)  # no pull: Stash wins
     assert plan_push(8.0, 3.0, None, preserve=True, plex_newer=False) == Push(False, 3.0, None)
-    assert plan_push(8.0, 6.0, 6.0, preserve=True, plex_newer=True) == Push(True, 8.0, 8.0)  # Plex unchanged: ours
+    assert plan_push(8.0, 6.0, 6.0, preserve=True, plex_newer=True, pulls=True) == Push(True, 8.0, 8.0)  # Plex unchanged
+
+
+def test_push_leaves_a_plex_rating_when_only_plex_changed_it_whatever_else_stash_changed_later():
+    assert plan_push(6.0, 3.0, 6.0, preserve=False, plex_newer=False, pulls=True) == Push(False, 3.0, 6.0)
+    assert plan_push(8.0, 3.0, 6.0, preserve=False, plex_newer=False, pulls=True) == Push(True, 8.0, 8.0)  # both: Stash later
+    assert plan_push(6.0, 3.0, 6.0, preserve=False, plex_newer=False) == Push(True, 6.0, 6.0)  # no pull: Stash wins
 
 
 def test_pull_brings_a_plex_rating_unless_it_is_the_agreed_one_or_stash_changed_later():
@@ -119,3 +126,14 @@ def test_with_pull_ratings_a_newer_plex_rating_is_not_overwritten_by_an_older_st
     sandbox.stash.update_scene(scene, rating100=90, updated_at="2030-01-01T12:00:00Z")  # and now Stash is newer
     sync(runtime, scene, clock)
     assert sandbox.playback.state(key)["userRating"] == 9.0
+
+
+def test_with_pull_ratings_an_edit_in_stash_after_a_plex_rating_keeps_the_plex_rating_for_the_pull(sandbox, runtime_for, clock):
+    scene, key = sandbox.add_scene("Edited", rating100=50)
+    runtime = runtime_for(pull_ratings=True)
+    sync(runtime, scene, clock)
+    sandbox.playback.rate(key, 3.0, at=1893495600)  # 2030-01-01T11:00:00Z
+    sandbox.stash.update_scene(scene, details="edited later", updated_at="2030-01-01T12:00:00Z")  # not the rating
+    sandbox.plex.reset_log()
+    sync(runtime, scene, clock)
+    assert rates(sandbox) == [] and sandbox.playback.state(key)["userRating"] == 3.0
