@@ -831,7 +831,9 @@ class FakePlex:
         self.listing_limits: dict[str, int] = dict(DEFAULT_LISTING_LIMITS)
         self.refresh_applies_agent = False
         self.friendly_name = "FakePlex"
-        self.extensions: list = []  # objects with route(request) -> _Reply | None, tried after the built-in routes
+        # Objects with route(request) -> _Reply | None, tried before the built-in routes; optionally
+        # metadata_object(ratingKey) (more objects for the image routes) and items_edited(items).
+        self.extensions: list = []
         self._clock = clock
         self._wallclock = wallclock
         self._random = random.Random(seed)
@@ -1162,6 +1164,13 @@ class FakePlex:
             return self._route(request)
 
     def _route(self, request: _Request) -> _Reply:
+        for extension in self.extensions:  # first: an extension may serve part of a built-in path (collections)
+            try:
+                reply = extension.route(request)
+            except _HttpError as exc:
+                return _error_reply(exc.status, message=exc.message)
+            if reply is not None:
+                return reply
         for method, pattern, name in _ROUTES:
             match = pattern.fullmatch(request.path)
             if match is None or method != request.method:
@@ -1173,13 +1182,6 @@ class FakePlex:
             except Exception as exc:  # the request loop's boundary: a bug in the fake becomes a visible 500
                 log.exception("FakePlex: %s %s failed", request.method, request.path)
                 return _error_reply(500, message=f"FakePlex error: {exc!r}")
-        for extension in self.extensions:
-            try:
-                reply = extension.route(request)
-            except _HttpError as exc:
-                return _error_reply(exc.status, message=exc.message)
-            if reply is not None:
-                return reply
         return _error_reply(404)
 
     def _section(self, key: str | int) -> FakeSection:
@@ -1190,6 +1192,11 @@ class FakePlex:
 
     def _item_or_404(self, rating_key: str | int) -> FakeItem:
         item = self._items.get(int(rating_key))
+        for extension in self.extensions if item is None else ():
+            # other metadata objects (collections) share the image and refresh routes
+            item = getattr(extension, "metadata_object", lambda key: None)(int(rating_key))
+            if item is not None:
+                break
         if item is None:
             raise _HttpError(404, f"no metadata item {rating_key}")
         return item
@@ -1263,7 +1270,7 @@ class FakePlex:
 
     def _select(self, section: FakeSection, request: _Request) -> list[FakeItem]:
         if request.param("type") not in (None, "", MOVIE_SEARCH_TYPE):
-            return []  # only movies live here; collections (type 18) are not modelled
+            return []  # only movies live here; collections (type 18) are the plex_collections extension's
         now = self._wallclock()
         predicates = [
             _listing_predicate(key, value, self._tag_ids, now)
@@ -1430,6 +1437,8 @@ class FakePlex:
         for item in items:
             _apply_plan(plan, item, now)
             self._register_tags(item)
+        for extension in self.extensions:
+            getattr(extension, "items_edited", lambda edited: None)(items)
         return _empty_reply()
 
     def _put_refresh(self, request: _Request, rating_key: str) -> _Reply:

@@ -16,6 +16,7 @@ from typing import Optional
 
 from plexsync.protocol import ServerConnection
 from plexsync.sandbox.fake_plex import FakePlex
+from plexsync.sandbox.plex_collections import PlexCollections
 from plexsync.sandbox.fake_stash import FakeStash
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -31,6 +32,7 @@ class Sandbox:
         self._tmp = None if root else tempfile.TemporaryDirectory(prefix="plexsync-sandbox-")
         self.root = Path(root or self._tmp.name)
         self.plex = FakePlex(token=PLEX_TOKEN, latency=plex_latency)
+        self.collections = PlexCollections(self.plex)
         self.stash = FakeStash(**(stash_options or {}))
         self.plugins_dir = self.root / "plugins"
         self.plugin_dir = self.plugins_dir / "PlexSync"
