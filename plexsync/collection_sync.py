@@ -1,0 +1,260 @@
+"""Collections as Plex objects: Stash's groups and studios with their cover, description and scene order.
+
+Membership travels with the scenes: each scene's edit carries its ``collection`` tags (PMS makes a
+collection of a new title), and a tag PlexSync wrote goes when the scene leaves the group. What a
+collection is beyond its members (poster, summary, the group's order as the custom order) is written
+here, once per changed collection, by a *pass* over the collections marked dirty:
+
+1. Stash's groups and studios behind them, one query for each kind;
+2. per collection, a fingerprint of the cover URL, description and member order: unchanged costs nothing;
+3. changed: the cover downloaded and uploaded only when its bytes changed, one edit for the summary,
+   and for a group the custom order (``collectionSort=2`` once, then the fewest moves);
+4. a managed collection left with no members (the group was deleted or renamed, the setting changed)
+   is deleted once Plex shows it empty.
+
+Collections the user made are never edited, ordered, renamed or deleted (``collection_records``).
+"""
+
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import dataclass, replace
+from typing import Optional
+
+from plexsync.collection_records import CollectionRecord, CollectionRecords
+from plexsync.errors import ItemMissing, PermanentError, PlexSyncError
+from plexsync.metadata import SUMMARY_MAX, CollectionRef, clean
+from plexsync.plex import PlexClient
+from plexsync.plex_collections import CollectionsClient, moves
+from plexsync.records import SyncRecords
+from plexsync.stash import StashClient
+
+log = logging.getLogger(__name__)
+PASS_KEYS = ("updated", "unchanged", "deleted", "failed")
+
+
+@dataclass(frozen=True)
+class WantedCollection:
+    """What a managed collection should show: summary, cover URL, and (groups) member order."""
+
+    summary: str
+    image_url: str
+    order: Optional[tuple]  # ratingKeys in the group's scene order; None for a studio
+    members: int
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of what would be written (the cover URL carries Stash's ``?t=`` version)."""
+        payload = {"s": self.summary, "i": self.image_url, "o": self.order}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _index(written: dict, title: str) -> Optional[int]:
+    """The scene's place in the group behind ``title`` (written ``groups`` keys keep Stash's spelling)."""
+    groups = written.get("groups") or {}
+    return next((index for name, index in groups.items() if name.lower() == title.lower()), None)
+
+
+def real_image(url: Optional[str]) -> str:
+    """Stash's image URL, or "" for its placeholder (``default=true``, served when there is no image)."""
+    return "" if not url or "default=true" in url else url
+
+
+class CollectionSync:
+    """Claims collections at first sight, marks them dirty, and settles dirty ones in a pass."""
+
+    def __init__(self, stash: StashClient, plex: PlexClient, records: CollectionRecords, scenes: SyncRecords) -> None:
+        self.stash, self.client, self.records, self.scenes = stash, CollectionsClient(plex), records, scenes
+        self._listings: dict = {}  # section -> {lower title: PlexCollection}, for the current pass or bulk run
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ while scenes are written
+
+    def preload(self, sections: list) -> None:
+        """List every section's collections once (a bulk sync claims many titles)."""
+        for section in sections:
+            self._listing(section, refresh=True)
+
+    def forget_listings(self) -> None:
+        """Drop listings kept for a bulk run or a pass."""
+        with self._lock:
+            self._listings.clear()
+
+    def claim(self, section: int, refs: tuple) -> None:
+        """First sight of collections a scene is about to join: whose are they? (see collection_records)."""
+        known = self.records.known(section)
+        for ref in refs:
+            if ref.title.lower() in known:
+                continue
+            existing = self._find(section, ref.title)
+            managed = existing is None or self._was_ours(existing.rating_key, ref.title)
+            self.records.claim(section, ref.title, managed, existing.rating_key if existing else None)
+            self._note_source(section, ref)
+
+    def _note_source(self, section: int, ref: CollectionRef) -> None:
+        record = self.records.get(section, ref.title)
+        if record is not None and not record.source:
+            self.records.save(replace(record, written={**record.written, "source": f"{ref.kind}:{ref.id}"}, dirty=True))
+
+    def _was_ours(self, rating_key: int, title: str) -> bool:
+        """An existing collection is PlexSync's if every member is an item PlexSync wrote that title to."""
+        members = set(self.client.members(rating_key))
+        ours = {key for _, key, _ in self.scenes.in_collections({title.lower()})[title.lower()]}
+        return bool(members) and members <= ours
+
+    def written(self, section: int, before: dict, after: dict) -> None:
+        """After a scene's write: collections it joined, left or moved in are marked for the next pass."""
+        old, new = set(before.get("collection") or []), set(after.get("collection") or [])
+        moved = {title for title, index in (after.get("groups") or {}).items() if (before.get("groups") or {}).get(title) != index}
+        self.records.mark_dirty(section, sorted(old ^ new | moved))
+
+    def touch(self, kind: str, object_id: int) -> int:
+        """A group or studio changed in Stash (cover, description, name): its collections are looked at."""
+        return self.records.mark_source(f"{kind}:{int(object_id)}")
+
+    def pending(self) -> int:
+        """Collections waiting for a pass."""
+        return self.records.pending()
+
+    # ------------------------------------------------------------------ the pass
+
+    def run(self) -> dict:
+        """Settle every dirty collection; counts per outcome. TransientError ends the pass (the rest stay dirty)."""
+        counts = dict.fromkeys(PASS_KEYS, 0)
+        dirty = self.records.dirty()
+        if not dirty:
+            return counts
+        self.forget_listings()  # a bulk run's listing predates the collections its writes made
+        sources = self._sources([r for r in dirty if r.managed])
+        sources["members"] = self.scenes.in_collections({r.title.lower() for r in dirty if r.managed})
+        try:
+            for record in dirty:
+                counts[self._settle_guarded(record, sources)] += 1
+        finally:
+            self.forget_listings()
+        if counts["updated"] or counts["deleted"] or counts["failed"]:
+            log.info("collections: %s", ", ".join(f"{v} {k}" for k, v in counts.items() if v))
+        return counts
+
+    def _settle_guarded(self, record: CollectionRecord, sources: dict) -> str:
+        try:
+            return self._settle(record, sources)
+        except ItemMissing:
+            log.info('collection "%s": Plex no longer has it; PlexSync forgets it', record.title)
+            self.records.forget(record.section, record.title)
+            return "deleted"
+        except PermanentError as exc:  # TransientError and AuthError end the pass: the caller routes them
+            log.error('collection "%s": not updated: %s', record.title, exc)
+            self.records.save(replace(record, written={**record.written, "error": str(exc)[:300]}))
+            return "failed"
+
+    def _settle(self, record: CollectionRecord, sources: dict) -> str:
+        if not record.managed:
+            self.records.save(record)
+            return "unchanged"
+        wanted = self.wanted(record, sources)
+        if wanted.members == 0:
+            return self._maybe_delete(record)
+        if wanted.fingerprint == record.fingerprint and record.rating_key:
+            self.records.save(record)
+            return "unchanged"
+        found = self._rating_key(record)
+        if found is None:
+            self.records.save(record)  # no member reached Plex yet; the next write marks it again
+            return "unchanged"
+        written = self._write(replace(record, rating_key=found), wanted)
+        self.records.save(replace(record, rating_key=found, fingerprint=wanted.fingerprint, written=written))
+        return "updated"
+
+    def wanted(self, record: CollectionRecord, sources: dict) -> WantedCollection:
+        """What the collection should show, from its Stash object and PlexSync's records of its members."""
+        source = sources.get(record.source) or {}
+        listed = sources.get("members", {}).get(record.title.lower())
+        if listed is None:
+            listed = self.scenes.in_collections({record.title.lower()})[record.title.lower()]
+        members = [(_index(written, record.title), scene_id, key) for scene_id, key, written in listed
+                   if written.get("section") in (None, record.section)]
+        order = None
+        if record.source.startswith("group:"):
+            order = tuple(key for _, _, key in sorted(members, key=lambda m: (m[0] is None, m[0] or 0, m[1])))
+        summary = clean(source.get("synopsis") or source.get("details"), SUMMARY_MAX)
+        image = real_image(source.get("front_image_path") or source.get("image_path"))
+        return WantedCollection(summary, image, order, len(members))
+
+    def _write(self, record: CollectionRecord, wanted: WantedCollection) -> dict:
+        """Poster, summary and order, each only when changed; returns what is now written."""
+        written = dict(record.written)
+        written.pop("error", None)
+        if wanted.image_url and wanted.image_url != written.get("image_url"):
+            written.update(self._poster(record.rating_key, wanted.image_url, written.get("image_hash")))
+        if wanted.summary != written.get("summary", "") and (wanted.summary or written.get("summary")):
+            self.client.edit(record.section, record.rating_key, {"summary.value": wanted.summary,
+                                                                 "summary.locked": 1 if wanted.summary else 0})
+            written["summary"] = wanted.summary
+        if wanted.order is not None and list(wanted.order) != written.get("order"):
+            self._order(record, list(wanted.order), written)
+        return written
+
+    def _poster(self, rating_key: int, url: str, had: Optional[str]) -> dict:
+        data = self.stash.image(url)
+        digest = hashlib.sha256(data).hexdigest() if data else None
+        if data and digest != had:
+            self.client.upload_poster(rating_key, data)
+        return {"image_url": url, "image_hash": digest or had}
+
+    def _order(self, record: CollectionRecord, order: list, written: dict) -> None:
+        if not written.get("custom"):
+            self.client.custom_order(record.rating_key)
+            written["custom"] = True
+        for item, after in moves(self.client.members(record.rating_key), order):
+            self.client.move(record.rating_key, item, after)
+        written["order"] = order
+
+    def _maybe_delete(self, record: CollectionRecord) -> str:
+        """No scene of PlexSync's is in it any more: delete it once Plex shows it empty."""
+        found = self._find(record.section, record.title, refresh=True)
+        if found is None:
+            self.records.forget(record.section, record.title)
+            return "deleted"
+        if found.child_count:
+            self.records.save(replace(record, rating_key=found.rating_key))  # someone added items by hand: kept
+            return "unchanged"
+        self.client.delete(found.rating_key)
+        self.records.forget(record.section, record.title)
+        log.info('collection "%s": deleted (empty; PlexSync created it)', record.title)
+        return "deleted"
+
+    def _rating_key(self, record: CollectionRecord) -> Optional[int]:
+        if record.rating_key:
+            return record.rating_key
+        found = self._find(record.section, record.title)
+        return found.rating_key if found else None
+
+    # ------------------------------------------------------------------ lookups
+
+    def _find(self, section: int, title: str, refresh: bool = False):
+        """The collection titled so in the section (case-insensitive), from the listing."""
+        return self._listing(section, refresh).get(title.lower())
+
+    def _listing(self, section: int, refresh: bool = False) -> dict:
+        with self._lock:
+            cached = self._listings.get(section)
+        if cached is not None and not refresh:
+            return cached
+        listing = {c.title.lower(): c for c in self.client.listing(section) if not c.smart}
+        with self._lock:
+            self._listings[section] = listing
+        return listing
+
+    def _sources(self, records: list) -> dict:
+        """The Stash groups and studios behind these collections, keyed ``group:<id>``/``studio:<id>``."""
+        wanted: dict = {"group": set(), "studio": set()}
+        for record in records:
+            kind, _, object_id = record.source.partition(":")
+            if kind in wanted and object_id.isdigit():
+                wanted[kind].add(int(object_id))
+        found = {f"group:{g['id']}": g for g in self.stash.groups(sorted(wanted["group"]))} if wanted["group"] else {}
+        if wanted["studio"]:
+            found.update({f"studio:{s['id']}": s for s in self.stash.studios(sorted(wanted["studio"]))})
+        return found
