@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from plexsync.collection_records import CollectionRecord, CollectionRecords
-from plexsync.errors import ItemMissing, PermanentError, PlexSyncError
+from plexsync.errors import ItemMissing, PermanentError
 from plexsync.metadata import SUMMARY_MAX, CollectionRef, clean
 from plexsync.plex import PlexClient
 from plexsync.plex_collections import CollectionsClient, moves
@@ -230,6 +230,62 @@ class CollectionSync:
             return record.rating_key
         found = self._find(record.section, record.title)
         return found.rating_key if found else None
+
+    # ------------------------------------------------------------------ reconcile and preview
+
+    def check(self, plex_checked: bool = True) -> list:
+        """(record, class, reason) per managed collection: ``in_sync``, ``stale`` (Stash changed),
+        ``plex_drifted`` (Plex lost the summary or poster written) or ``missing_in_plex``."""
+        managed = self.records.managed()
+        if not managed:
+            return []
+        sources = self._sources(managed)
+        sources["members"] = self.scenes.in_collections({r.title.lower() for r in managed})
+        try:
+            listings = {s: self._listing(s, refresh=True) for s in {r.section for r in managed}} if plex_checked else {}
+            return [(record, *self._verdict(record, self.wanted(record, sources), listings)) for record in managed]
+        finally:
+            self.forget_listings()
+
+    @staticmethod
+    def _verdict(record: CollectionRecord, wanted: WantedCollection, listings: dict) -> tuple:
+        found = listings[record.section].get(record.title.lower()) if record.section in listings else None
+        if record.section in listings and found is None:
+            return "missing_in_plex", "Plex no longer has it"
+        if wanted.fingerprint != record.fingerprint:
+            return "stale", f"its Stash {record.source.partition(':')[0] or 'object'} or member order changed"
+        if found is not None and record.written.get("summary") and found.summary != record.written["summary"]:
+            return "plex_drifted", "summary changed in Plex"
+        if found is not None and record.written.get("image_hash") and not found.thumb:
+            return "plex_drifted", "poster removed in Plex"
+        return "in_sync", ""
+
+    def preview(self, section: int, refs: tuple) -> list:
+        """What a sync would do to the scene's collections: whose each is, and what would change."""
+        entries = []
+        records = {ref.title: self.records.get(section, ref.title) for ref in refs}
+        sources = self._sources([r for r in records.values() if r is not None and r.managed])
+        for ref in refs:
+            record = records[ref.title]
+            if record is None:
+                entries.append({"title": ref.title, "state": "new", "changes": ["created by PlexSync when the scene joins"
+                                                                                 " (unless Plex has one by that title)"]})
+            elif not record.managed:
+                entries.append({"title": ref.title, "state": "not PlexSync's", "changes": ["the scene joins; nothing else changes"]})
+            else:
+                entries.append({"title": ref.title, "state": "managed", "changes": self._changes(record, sources)})
+        return entries
+
+    def _changes(self, record: CollectionRecord, sources: dict) -> list:
+        wanted, written = self.wanted(record, sources), record.written
+        changes = []
+        if wanted.image_url and wanted.image_url != written.get("image_url"):
+            changes.append("poster (if the cover's bytes changed)")
+        if wanted.summary != written.get("summary", "") and (wanted.summary or written.get("summary")):
+            changes.append("summary")
+        if wanted.order is not None and list(wanted.order) != written.get("order"):
+            changes.append("order")
+        return changes
 
     # ------------------------------------------------------------------ lookups
 
