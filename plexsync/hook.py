@@ -38,7 +38,7 @@ EVENTS = {
 }
 # What PlexSync writes of a performer, studio, tag or group: fields whose change reaches its scenes
 # (names, the hierarchy that routes tags and makes parent-studio collections) ...
-FANOUT_FIELDS = {"performer": frozenset({"name", "disambiguation"}), "studio": frozenset({"name", "parent_id"}),
+FANOUT_FIELDS = {"performer": frozenset({"name", "disambiguation", "image"}), "studio": frozenset({"name", "parent_id"}),
                  "tag": frozenset({"name", "parent_ids", "child_ids"}), "group": frozenset({"name"})}
 # ... and fields only its collection shows (cover, description): a collection job, no scene resync.
 COLLECTION_FIELDS = {"studio": frozenset({"image", "details"}), "group": frozenset({"synopsis", "front_image"})}
