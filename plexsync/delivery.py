@@ -131,6 +131,8 @@ class Delivery:
             log.warning("collections: %s; %s", exc, "held until it is back" if held else "tried again later")
         except (AuthError, ConfigError) as exc:
             self.outages.trip(service_of(exc), exc)
+        except PermanentError as exc:  # e.g. Stash rejected the query: said, and tried again later
+            log.error("collections: not updated: %s", exc)
         self._collections_after = self.clock() + self.collections_pause
         return None
 
