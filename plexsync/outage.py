@@ -107,15 +107,21 @@ class Outages:
         ended = False
         for service, breaker in self.breakers.items():
             state = breaker.snapshot()
-            if not state.is_open or (state.retry_at or 0) > self.clock():
-                continue
-            try:
-                self._probe(service, state.kind)
-            except PlexSyncError as exc:
-                self._probe_failed(service, breaker, exc)
-                continue
-            ended = self.succeeded(service) or ended
+            if state.is_open and (state.retry_at or 0) <= self.clock():
+                ended = self.probe_now(service) or ended
         return ended
+
+    def probe_now(self, service: str) -> bool:
+        """Probe ``service`` at once (a task that just read the settings need not wait for the schedule);
+        True if it answers, which ends its outage."""
+        breaker = self.breakers[service]
+        try:
+            self._probe(service, breaker.snapshot().kind)
+        except PlexSyncError as exc:
+            self._probe_failed(service, breaker, exc)
+            return False
+        self.succeeded(service)
+        return True
 
     def _probe(self, service: str, kind: str) -> None:
         probe = self.probes.get(service)

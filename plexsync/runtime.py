@@ -167,10 +167,11 @@ def probe_plex(runtime: Runtime, kind: str) -> None:
 
 
 def plex_outage(runtime: Runtime) -> bool:
-    """True if Plex cannot be used now: its breaker is open, or listing its libraries fails now (which
-    opens the breaker, so the drains only queue and the background worker probes)."""
+    """True if Plex cannot be used now: its breaker is open and a probe now fails too (a task may run
+    right after the user fixed a setting), or listing its libraries fails now (which opens the breaker,
+    so the drains only queue and the background worker probes)."""
     if "plex" in runtime.outages.open_kinds():
-        return True
+        return not runtime.outages.probe_now("plex")
     try:
         list(runtime.index.sections)
     except (TransientError, AuthError, ConfigError) as exc:

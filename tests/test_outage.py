@@ -178,3 +178,14 @@ def test_a_new_file_is_synced_at_the_first_look_after_plex_adds_it(sandbox, runt
     assert run_until_idle(worker) == 1
     assert [item.title for item in sandbox.plex.items()] == ["Fresh"]
     assert waits == [2.0, 3.0, 5.0]  # synced 5 s after Plex added it (the third look)
+
+
+def test_a_task_run_after_the_token_is_fixed_ends_the_outage_at_once(sandbox, runtime_for, clock):
+    from plexsync.runtime import plex_outage
+
+    sandbox.plex.token = "rotated-plex-token-5555"
+    runtime = runtime_for()
+    assert plex_outage(runtime) and runtime.outages.open_kinds() == {"plex": "auth"}
+    sandbox.configure(plex_token="rotated-plex-token-5555")
+    fixed = runtime_for()  # the next task reads the corrected settings
+    assert not plex_outage(fixed) and fixed.outages.open_kinds() == {}
