@@ -124,14 +124,25 @@ def skip_reason(scene: dict, settings) -> Optional[str]:
 
 def scene_title(scene: dict, settings) -> str:
     """The title ``title_template`` makes; "" when only the file name would remain (Plex shows that already)."""
-    files = scene.get("files") or []
-    stem = clean(PurePath(basename(files[0]["path"])).stem, TITLE_MAX) if files and files[0].get("path") else ""
+    parts = titles.parse(settings.title_template)
     own = clean(scene.get("title"), TITLE_MAX)
-    values = {"title": own or stem, "studio": clean((scene.get("studio") or {}).get("name"), TITLE_MAX),
-              "date": clean_date(scene.get("date")), "code": clean(scene.get("code"), TITLE_MAX),
-              "performers": ", ".join(clean_list([performer_name(p) for p in scene.get("performers") or []]))}
-    text = clean(titles.render(settings.title_template, values), TITLE_MAX)
+    if own and parts == ("", "title", ""):
+        return own  # the default template: nothing to render
+    files = scene.get("files") or []
+    stem = "" if own or not files or not files[0].get("path") else clean(PurePath(basename(files[0]["path"])).stem, TITLE_MAX)
+    values = {name: _title_field(scene, name) for name in set(parts[1::2]) - {"title"}}
+    text = clean(titles.render(settings.title_template, {**values, "title": own or stem}), TITLE_MAX)
     return "" if not own and text == stem else text
+
+
+def _title_field(scene: dict, name: str) -> str:
+    if name == "studio":
+        return clean((scene.get("studio") or {}).get("name"), TITLE_MAX)
+    if name == "date":
+        return clean_date(scene.get("date"))
+    if name == "code":
+        return clean(scene.get("code"), TITLE_MAX)
+    return ", ".join(clean_list([performer_name(p) for p in scene.get("performers") or []]))
 
 
 def desired_state(scene: dict, settings, shaping: Optional[Shaping] = None) -> Desired:
@@ -167,6 +178,9 @@ def _routed_tags(scene: dict, settings, routes: TagRoutes) -> tuple:
     if not settings.sync_tags:
         return {}, ()
     default = "label" if settings.tags_as == "labels" else "genre"
+    if not routes.excluded and not routes.labels:  # nothing routed: every tag where tags_as says
+        other = "label" if default == "genre" else "genre"
+        return {default: clean_list([t.get("name") for t in scene.get("tags") or []])}, (other,)
     lists: dict = {default: []}
     for tag in scene.get("tags") or []:
         route = routes.route(int(tag["id"])) if tag.get("id") is not None else "default"

@@ -5,6 +5,7 @@ settings the user never saved (stash-plugin-protocol.md §4.1), so every field h
 value gives one line naming the key and what it accepts; the Plex token never appears in a message.
 """
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -103,9 +104,7 @@ class Settings(BaseModel):
     def collection_sources(self) -> tuple:
         """Where collections come from (``collections_from``), in the configured order; none with
         ``sync_collection`` off."""
-        if not self.sync_collection:
-            return ()
-        return tuple(dict.fromkeys(names_in(self.collections_from.lower())))
+        return _sources(self.collections_from) if self.sync_collection else ()
 
     @property
     def excluded_tags(self) -> list:
@@ -147,6 +146,11 @@ class Settings(BaseModel):
     def describe(self) -> str:
         """One line for logs, token masked."""
         return f"plex_url={self.plex_url or '(unset)'} plex_token={mask(self.token) or '(unset)'} libraries={self.libraries or 'all movie sections'}"
+
+
+@functools.lru_cache(maxsize=8)
+def _sources(text: str) -> tuple:
+    return tuple(dict.fromkeys(names_in(text.lower())))
 
 
 def names_in(text: str) -> list:

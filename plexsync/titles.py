@@ -6,6 +6,7 @@ pair of brackets around it, so ``{title} ({date})`` renders ``Title`` for a scen
 file name (callers pass it), so a scene never gets an empty title from a template.
 """
 
+import functools
 import re
 from typing import Optional
 
@@ -14,8 +15,9 @@ _PART = re.compile(r"\{([^{}]*)\}")
 _PAIRS = {"(": ")", "[": "]", "{": "}", "<": ">"}
 
 
-def parse(template: str) -> list:
-    """The template as alternating literals and field names (``[lit, field, lit, ..., lit]``).
+@functools.lru_cache(maxsize=16)
+def parse(template: str) -> tuple:
+    """The template as alternating literals and field names (``(lit, field, lit, ..., lit)``).
 
     ValueError with one line naming the problem: an unknown field or a stray brace.
     """
@@ -31,13 +33,13 @@ def parse(template: str) -> list:
         raise ValueError("has a '{' or '}' that does not enclose a field name")
     if len(parts) == 1:
         raise ValueError("names no field; use at least one of " + ", ".join("{" + f + "}" for f in FIELDS))
-    return parts
+    return tuple(parts)
 
 
 def render(template: str, values: dict) -> str:
     """The template filled from ``values`` (field -> text); empty fields drop out with their separators."""
     parts = parse(template)
-    literals, fields = parts[::2], [values.get(name) or "" for name in parts[1::2]]
+    literals, fields = list(parts[::2]), [values.get(name) or "" for name in parts[1::2]]
     for index, value in enumerate(fields):
         if not value:
             literals[index], literals[index + 1] = _unbracket(literals[index], literals[index + 1])
@@ -66,11 +68,6 @@ def _join(literals: list, fields: list) -> str:
         if not any(fields[index + 1:]):
             text += literals[-1] if fields[-1] else ""
     return text
-
-
-def default_only(template: str) -> bool:
-    """True for a template that is just ``{title}`` (PlexSync's behaviour before templates)."""
-    return parse(template)[1::2] == ["title"] and not "".join(parse(template)[::2]).strip()
 
 
 def check(template: Optional[str]) -> str:
