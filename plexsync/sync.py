@@ -133,7 +133,7 @@ class Syncer:
             return Outcome("unchanged", scene_id, title, record.rating_key)
         match, item = self._resolve(scene, job)
         section = int(item.librarySectionID or 0)
-        if self.extras and desired.collections:
+        if self.extras and desired.collections and section:
             self.extras.collections.claim(section, desired.collections)
         params, owned = self._plan(desired, item, record, match)
         for kind in images[1] if images else ():
@@ -154,7 +154,8 @@ class Syncer:
         """Collections the scene joined, left or moved in wait for the next pass; it is no longer missing."""
         if self.extras:
             self.extras.collections.written(section, record.written if record else {}, owned)
-            self.extras.missing.forget(scene_id)
+            if self.extras.missing.known(scene_id):
+                self.extras.missing.forget(scene_id)
 
     def _plan(self, desired: Desired, item, record: Optional[SyncRecord], match) -> tuple:
         """The edit for the item; on a provider-matched item, unlocked values count as PlexSync's own."""
