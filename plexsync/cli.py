@@ -45,6 +45,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _demo(options) -> object:
+    try:
+        from plexsync.sandbox.demo import run_demo  # the sandbox is not shipped in the plugin package
+    except ModuleNotFoundError as exc:
+        if exc.name and not exc.name.startswith("plexsync"):
+            raise PlexSyncError(f"the demo needs the sandbox's requirements ({exc.name} is missing): "
+                                "python3 -m pip install -r requirements-sandbox.txt") from None
+        raise PlexSyncError("the demo needs a checkout of the repository (the sandbox is not in the plugin package)") from None
+    return run_demo(keep=options.keep)
+
+
 def _provider(options) -> int:
     """Run the provider; its dependencies are imported only here (Stash's Python never needs them)."""
     try:
@@ -74,11 +85,7 @@ def _dlq_list(options) -> list:
 def _run(options) -> object:
     match options.command, getattr(options, "action", None):
         case "demo", _:
-            try:
-                from plexsync.sandbox.demo import run_demo  # the sandbox is not shipped in the plugin package
-            except ImportError:
-                raise PlexSyncError("the demo needs a checkout of the repository (the sandbox is not in the plugin package)") from None
-            return run_demo(keep=options.keep)
+            return _demo(options)
         case "package", _:
             from plexsync.package import build
 

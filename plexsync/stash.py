@@ -4,6 +4,11 @@ The cookie expires after an hour when Stash has login enabled (protocol §4.2), 
 ``configuration.general.apiKey`` once and sends it as ``ApiKey`` as well when it is non-empty (the
 cookie stays: it carries Stash's hook loop protection). Network blips are retried briefly with
 tenacity; everything else is translated into PlexSync's error classes here and nowhere else.
+
+Every GraphQL document PlexSync sends is a module-level constant named ``*_QUERY`` or ``*_MUTATION``
+(fragments they share: ``*_FRAGMENT``), with a named operation. tests/test_stash_contract.py finds
+them by that name in every module and validates each against every supported Stash release's schema,
+and fails on GraphQL text anywhere else, so a new document cannot escape the check.
 """
 
 import logging
@@ -22,7 +27,7 @@ from plexsync.transport import session_for
 
 log = logging.getLogger(__name__)
 
-SCENE_FIELDS = """
+SYNC_SCENE_FRAGMENT = """
 fragment SyncScene on Scene {
   id title code details director urls date rating100 organized created_at updated_at
   studio { id name parent_studio { id name } }
@@ -33,14 +38,15 @@ fragment SyncScene on Scene {
   paths { screenshot }
 }
 """
-FIND_SCENE = "query FindScene($id: ID!) { findScene(id: $id) { ...SyncScene } }" + SCENE_FIELDS
-FIND_SCENES = (
+FIND_SCENE_QUERY = "query FindScene($id: ID!) { findScene(id: $id) { ...SyncScene } }" + SYNC_SCENE_FRAGMENT
+FIND_SCENES_QUERY = (
     "query FindScenes($filter: FindFilterType, $scene_filter: SceneFilterType) {"
-    " findScenes(filter: $filter, scene_filter: $scene_filter) { count scenes { ...SyncScene } } }" + SCENE_FIELDS
+    " findScenes(filter: $filter, scene_filter: $scene_filter) { count scenes { ...SyncScene } } }"
+    + SYNC_SCENE_FRAGMENT
 )
-PLUGIN_CONFIG = "query PluginConfig($ids: [ID!]) { configuration { plugins(include: $ids) } }"
-API_KEY = "query ApiKey { configuration { general { apiKey } } }"
-VERSION = "query Version { version { version } }"
+PLUGIN_CONFIG_QUERY = "query PluginConfig($ids: [ID!]) { configuration { plugins(include: $ids) } }"
+API_KEY_QUERY = "query ApiKey { configuration { general { apiKey } } }"
+VERSION_QUERY = "query Version { version { version } }"
 # Groups are read through ``movies``/``findMovies``, which every supported release serves (v0.25 has no
 # ``groups``; later releases keep ``movies`` as a deprecated alias of the same data).
 GROUPS_QUERY = ("query CollectionGroups($ids: [ID!]) { findMovies(ids: $ids, filter: {per_page: -1}) {"
@@ -96,7 +102,7 @@ class StashClient:
 
     def use_api_key(self) -> None:
         """Fetch Stash's API key once and send it from now on (survives cookie expiry)."""
-        key = self.query(API_KEY, operation="ApiKey")["configuration"]["general"]["apiKey"] or ""
+        key = self.query(API_KEY_QUERY, operation="ApiKey")["configuration"]["general"]["apiKey"] or ""
         if key:
             SECRETS.add(key)
             self.session.headers["ApiKey"] = key
@@ -139,23 +145,23 @@ class StashClient:
 
     def plugin_settings(self) -> dict:
         """PlexSync's saved settings (keys never saved are absent)."""
-        data = self.query(PLUGIN_CONFIG, {"ids": [PLUGIN_ID]}, "PluginConfig")
+        data = self.query(PLUGIN_CONFIG_QUERY, {"ids": [PLUGIN_ID]}, "PluginConfig")
         return (data["configuration"]["plugins"] or {}).get(PLUGIN_ID) or {}
 
     def version(self) -> str:
         """Stash's version string."""
-        return self.query(VERSION, operation="Version")["version"]["version"]
+        return self.query(VERSION_QUERY, operation="Version")["version"]["version"]
 
     def find_scene(self, scene_id: int) -> Optional[dict]:
         """The scene's current state, or None if it no longer exists."""
-        return self.query(FIND_SCENE, {"id": str(scene_id)}, "FindScene")["findScene"]
+        return self.query(FIND_SCENE_QUERY, {"id": str(scene_id)}, "FindScene")["findScene"]
 
     def scenes_page(self, page: int, per_page: int = 100, scene_filter: Optional[dict] = None,
                     sort: str = "id", direction: str = "ASC") -> tuple:
         """One page of scenes sorted by ``sort``: (total count, scenes)."""
         variables = {"filter": {"page": page, "per_page": per_page, "sort": sort, "direction": direction},
                      "scene_filter": scene_filter or {}}
-        data = self.query(FIND_SCENES, variables, "FindScenes")["findScenes"]
+        data = self.query(FIND_SCENES_QUERY, variables, "FindScenes")["findScenes"]
         return data["count"], data["scenes"]
 
     def all_scenes(self, per_page: int = 100, scene_filter: Optional[dict] = None, sort: str = "id",

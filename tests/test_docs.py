@@ -3,13 +3,14 @@
 import re
 from pathlib import Path
 
-from plexsync.sandbox.miniyaml import safe_load
+import yaml
+
 from plexsync.settings import Settings
 from plexsync.tasks import MODES
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-MANIFEST = safe_load((ROOT / "PlexSync.yml").read_text(encoding="utf-8"))
+MANIFEST = yaml.safe_load((ROOT / "PlexSync.yml").read_text(encoding="utf-8"))
 
 
 def table(heading: str) -> list:
@@ -53,7 +54,7 @@ def test_the_readme_commands_are_the_ones_ci_runs():
     command = "python3 -m pip install -q -r requirements-dev.txt && python3 -m pytest"
     assert command in ci
     assert "python3 -m pip install -r requirements-dev.txt && python3 -m pytest" in README
-    assert "python3 -m pip install -r requirements.txt && python3 -m plexsync demo" in README
+    assert "python3 -m pip install -r requirements-sandbox.txt && python3 -m plexsync demo" in README
 
 
 def test_manifest_loads_under_stashs_strict_rules():

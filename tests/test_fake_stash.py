@@ -1,11 +1,18 @@
-"""FakeStash: real HTTP, a real (small) GraphQL executor and Stash's query semantics."""
+"""FakeStash: real HTTP, graphql-core against the subset SDL or a release's schema, and Stash's query semantics.
+
+The tests that take the ``stash`` fixture run twice: against the project's subset SDL and against the
+newest Stash release's own schema (skipped when ../shared/stash-schema is absent), so the fake behaves
+the same whichever schema it serves.
+"""
 
 import json
 import time
 
 import pytest
 import requests
+from graphql import GraphQLObjectType, get_named_type
 
+from plexsync.sandbox import stash_schema
 from plexsync.sandbox.fake_stash import FakeStash
 
 SYNC_FIELDS = {"id", "title", "code", "details", "director", "urls", "date", "rating100", "organized",
@@ -28,9 +35,25 @@ class Clock:
         return self.now
 
 
+def release_dir(name=None):
+    """A release folder of ../shared/stash-schema (the newest without a name), or skip saying what is missing."""
+    folder = stash_schema.release(name) if name else stash_schema.newest_release()
+    if folder is None:
+        pytest.skip(stash_schema.MISSING if not stash_schema.SHARED_SCHEMAS.is_dir() else f"no {name} schema")
+    return folder
+
+
+@pytest.fixture(params=["subset", "newest-release"])
+def stash(request):
+    schema_dir = release_dir() if request.param == "newest-release" else None
+    with FakeStash(schema_dir=schema_dir) as server:
+        yield server
+
+
 @pytest.fixture
-def stash():
-    with FakeStash() as server:
+def released():
+    """A fake Stash serving the newest release's full schema."""
+    with FakeStash(schema_dir=release_dir()) as server:
         yield server
 
 
@@ -120,44 +143,141 @@ def test_unknown_field_is_a_validation_error_like_gqlgen(stash):
     assert response.status_code == 422
     payload = response.json()
     assert payload["data"] is None
-    assert payload["errors"][0]["message"].startswith('Cannot query field "titel" on type "Scene".')
+    assert payload["errors"][0]["message"].startswith("Cannot query field 'titel' on type 'Scene'.")
     assert payload["errors"][0]["locations"] == [{"line": 1, "column": 25}]
+    assert payload["errors"][0]["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
 
 
 def test_unknown_field_inside_a_fragment_is_reported_even_when_the_scene_is_missing(stash):
     query = "query F($id: ID!) { findScene(id: $id) { ...S } } fragment S on Scene { id studio { id nme } }"
     response = post(stash, query, {"id": "999"})
     assert response.status_code == 422
-    assert error_message(response).startswith('Cannot query field "nme" on type "Studio".')
+    assert error_message(response).startswith("Cannot query field 'nme' on type 'Studio'.")
 
 
 @pytest.mark.parametrize("query, message", [
-    ("{ findScene(id: 1) { studio } }", 'Field "studio" of type "Studio" must have a selection of subfields'),
-    ("{ findScene(id: 1) { title { x } } }", 'Field "title" must not have a selection since type "String"'),
-    ("{ findScene(idd: 1) { id } }", 'Unknown argument "idd" on field "Query.findScene".'),
-    ("{ findPerformer { id } }", 'Field "findPerformer" argument "id" of type "ID!" is required'),
-    ("query Q { findScene(id: $id) { id } }", 'Variable "$id" is not defined by operation "Q".'),
-    ("query Q($id: ID) { version { version } }", 'Variable "$id" is never used in operation "Q".'),
-    ("query ($id: ID) { version { version } }", 'Variable "$id" is never used.'),
-    ("{ version { version } } fragment X on Scene { id }", 'Fragment "X" is never used.'),
-    ("{ findScene(id: 1) { ...Nope } }", 'Unknown fragment "Nope".'),
-    ("{ findScene(id: 1) { ...P } } fragment P on Performer { id }", 'Fragment "P" cannot be spread here'),
-    ("{ findScenes(filter: {direction: \"ASC\"}) { count } }", 'cannot represent non-enum value: "ASC"'),
-    ("{ findScenes(filter: {per_page: \"2\"}) { count } }", 'Expected type "Int", found "2"'),
-    ("{ findScenes(filter: {sortt: \"id\"}) { count } }", 'Field "sortt" is not defined by type "FindFilterType"'),
-    ("{ findScenes(scene_filter: {updated_at: {value: \"x\"}}) { count } }", 'TimestampCriterionInput.modifier'),
-    ("{ findScene(id: 1) { id }", "Expected }, found <EOF>"),
+    ("{ findScene(id: 1) { studio } }", "Field 'studio' of type 'Studio' must have a selection of subfields"),
+    ("{ findScene(id: 1) { title { x } } }", "Field 'title' must not have a selection since type 'String'"),
+    ("{ findScene(idd: 1) { id } }", "Unknown argument 'idd' on field 'Query.findScene'."),
+    ("{ findPerformer { id } }", "Field 'findPerformer' argument 'id' of type 'ID!' is required"),
+    ("query Q { findScene(id: $id) { id } }", "Variable '$id' is not defined by operation 'Q'."),
+    ("query Q($id: ID) { version { version } }", "Variable '$id' is never used in operation 'Q'."),
+    ("query ($id: ID) { version { version } }", "Variable '$id' is never used."),
+    ("{ version { version } } fragment X on Scene { id }", "Fragment 'X' is never used."),
+    ("{ findScene(id: 1) { ...Nope } }", "Unknown fragment 'Nope'."),
+    ("{ findScene(id: 1) { ...P } } fragment P on Performer { id }", "Fragment 'P' cannot be spread here"),
+    ("{ findScenes(filter: {direction: \"ASC\"}) { count } }", 'Enum \'SortDirectionEnum\' cannot represent non-enum value: "ASC"'),
+    ("{ findScenes(filter: {per_page: \"2\"}) { count } }", 'Int cannot represent non-integer value: "2"'),
+    ("{ findScenes(filter: {sortt: \"id\"}) { count } }", "Field 'sortt' is not defined by type 'FindFilterType'"),
+    ("{ findScenes(scene_filter: {updated_at: {value: \"x\"}}) { count } }", "TimestampCriterionInput.modifier"),
+    ("query Q($f: FindFilterType) { findScenes(filter: $f) { count } } query Q { version { version } }",
+     "There can be only one operation named 'Q'."),
 ])
-def test_invalid_documents_answer_422_with_gqlparser_messages(stash, query, message):
+def test_invalid_documents_answer_422_with_a_validation_code(stash, query, message):
     response = post(stash, query)
     assert response.status_code == 422, response.text
     assert message in error_message(response)
+    assert response.json()["errors"][0]["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
 
 
-def test_missing_required_variable_is_an_error(stash):
-    response = post(stash, "query Q($id: ID!) { findScene(id: $id) { id } }", {})
+def test_a_document_that_does_not_parse_answers_422_with_the_parse_code(stash):
+    response = post(stash, "{ findScene(id: 1) { id }")
     assert response.status_code == 422
-    assert error_message(response) == "input: variable.id must be defined"
+    assert response.json() == {"errors": [{"message": "Syntax Error: Expected Name, found <EOF>.",
+                                           "locations": [{"line": 1, "column": 26}],
+                                           "extensions": {"code": "GRAPHQL_PARSE_FAILED"}}], "data": None}
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({}, "Variable '$id' of required type 'ID!' was not provided."),
+    ({"id": None}, "Variable '$id' of non-null type 'ID!' must not be null."),
+    ({"id": [1]}, "Variable '$id' got invalid value [1]; ID cannot represent value: [1]"),
+])
+def test_bad_variables_answer_422_before_anything_runs(stash, variables, message):
+    response = post(stash, "query Q($id: ID!) { findScene(id: $id) { id } }", variables)
+    assert response.status_code == 422
+    assert error_message(response) == message
+    assert response.json()["data"] is None
+
+
+def test_an_unknown_operation_name_answers_422(stash):
+    response = post(stash, "query A { version { version } }", operation_name="B")
+    assert response.status_code == 422
+    assert error_message(response) == "Unknown operation named 'B'."
+
+
+@pytest.mark.parametrize("body", [{"query": "{ version { version } }", "variables": [1]}, {"query": ["{ version }"]},
+                                  {"query": "{ version { version } }", "operationName": 5}])
+def test_a_body_gqlgen_cannot_decode_is_a_bad_request(stash, body):
+    response = requests.post(stash.url + "/graphql", json=body, timeout=10)
+    assert response.status_code == 400
+    assert error_message(response).startswith("json body could not be decoded")
+
+
+def test_a_field_the_fake_does_not_implement_is_an_error_never_a_silent_null(released):
+    sid = released.add_scene(title="x")
+    response = post(released, "query Q($id: ID!) { findScene(id: $id) { id resume_time } }", {"id": str(sid)})
+    assert response.status_code == 200
+    assert response.json() == {"errors": [{"message": "the fake Stash does not implement Scene.resume_time (add it: "
+                                                      "see plexsync/sandbox/fake_stash.py)",
+                                           "path": ["findScene", "resume_time"]}],
+                               "data": {"findScene": {"id": str(sid), "resume_time": None}}}
+    response = post(released, "{ configuration { general { databasePath } } }")
+    assert response.json()["data"] is None  # non-null all the way up, like Stash
+    assert "ConfigGeneralResult.databasePath" in error_message(response)
+
+
+def test_a_filter_the_fake_does_not_implement_is_an_error(released):
+    response = post(released, PAGE_QUERY, {"scene_filter": {"path": {"value": "x", "modifier": "INCLUDES"}}})
+    assert response.status_code == 200
+    assert error_message(response) == "the fake Stash does not implement scene_filter.path"
+
+
+def selection(kind, depth: int = 3) -> str:
+    """Every field of an object type, sub-objects ``depth`` levels down (arguments left out)."""
+    fields = []
+    for name, spec in kind.fields.items():
+        inner = get_named_type(spec.type)
+        if isinstance(inner, GraphQLObjectType):
+            if depth > 1:
+                fields.append(f"{name} {{ {selection(inner, depth - 1)} }}")
+        else:
+            fields.append(name)
+    return " ".join(fields)
+
+
+def test_every_field_the_subset_declares_is_implemented(stash):
+    parent = stash.add_studio("Parent")
+    sid = stash.add_scene(title="x", studio=stash.add_studio("Child", parent=parent), performers=["Ann"], tags=["t"],
+                          groups=[("G", 1)], urls=["https://a"], stash_ids=[{"endpoint": "e", "stash_id": "s"}])
+    subset = stash_schema.load_schema()
+    query = (f'{{ findScene(id: "{sid}") {{ {selection(subset.type_map["Scene"])} }} '
+             f'findScenes {{ {selection(subset.type_map["FindScenesResultType"], 2)} }} '
+             f'findStudio(id: "{parent}") {{ {selection(subset.type_map["Studio"])} }} '
+             f'findPerformer(id: "1") {{ id }} findTag(id: "1") {{ id }} version {{ version hash build_time }} '
+             "configuration { general { apiKey } plugins } }")
+    result = data(post(stash, query))
+    assert result["findScene"]["studio"]["parent_studio"]["name"] == "Parent"
+    assert result["findStudio"]["child_studios"][0]["name"] == "Child"
+
+
+def test_a_resolver_plugged_in_from_outside_answers_its_field(released):
+    calls = []
+
+    def run_operation(parent, args, request):
+        calls.append((args, request.base))
+        return {"echo": args["args"]}
+
+    released.add_resolver("Mutation", "runPluginOperation", run_operation)
+    mutation = "mutation R($a: Map) { runPluginOperation(plugin_id: \"PlexSync\", args: $a) }"
+    assert data(post(released, mutation, {"a": {"mode": "status"}})) == {"runPluginOperation": {"echo": {"mode": "status"}}}
+    assert calls == [({"plugin_id": "PlexSync", "args": {"mode": "status"}}, released.url)]
+
+
+def test_introspection_answers_like_any_graphql_server(stash):
+    result = data(post(stash, '{ __schema { queryType { name } } __type(name: "Scene") { fields { name } } }'))
+    assert result["__schema"] == {"queryType": {"name": "Query"}}
+    assert {"id", "title", "files"} <= {f["name"] for f in result["__type"]["fields"]}
 
 
 def test_enum_values_come_as_strings_in_variables(stash):
@@ -345,11 +465,12 @@ def test_version_and_api_key_queries():
 
 def test_groups_exist_only_from_stash_027():
     query = "query Q($id: ID!) { findScene(id: $id) { groups { group { name } } movies { movie { name } } } }"
-    with FakeStash(supports_groups=False) as old:
+    with FakeStash(schema_dir=release_dir("v0.25.1")) as old:
+        assert old.version == "v0.25.1" and not old.supports_groups
         sid = old.add_scene(title="x", groups=[("Saga", 1)])
         response = post(old, query, {"id": str(sid)})
         assert response.status_code == 422
-        assert error_message(response).startswith('Cannot query field "groups" on type "Scene".')
+        assert error_message(response).startswith("Cannot query field 'groups' on type 'Scene'.")
         movies = data(post(old, "query Q($id: ID!) { findScene(id: $id) { movies { movie { name } scene_index } } }",
                            {"id": str(sid)}))
         assert movies == {"findScene": {"movies": [{"movie": {"name": "Saga"}, "scene_index": 1}]}}

@@ -93,7 +93,61 @@ def test_vermin_finds_python_3_10_the_minimum():
 def test_stash_before_groups_is_supported(tmp_path):
     from plexsync.sandbox.world import Sandbox
 
-    with Sandbox(root=tmp_path / "old", stash_options={"supports_groups": False, "version": "v0.25.1"}) as old:
+    from plexsync.sandbox import stash_schema
+
+    oldest = stash_schema.release("v0.25.1")
+    if oldest is None:
+        pytest.skip(stash_schema.MISSING)
+    with Sandbox(root=tmp_path / "old", stash_options={"schema_dir": oldest}) as old:
+        assert not old.stash.supports_groups
         scene, key = old.add_scene("Old Stash")
         result = old.host().run_task_by_mode("PlexSync", "sync_all")
         assert result.error is None and old.plex.item(key).title == "Old Stash"
+
+
+def pinned(name: str) -> dict:
+    """``{distribution: version}`` pinned in one requirements file (markers dropped), without the files it includes."""
+    lines = [line.split("#")[0].split(";")[0].strip() for line in (ROOT / name).read_text().splitlines()]
+    pins = [line for line in lines if line and not line.startswith("-r ")]
+    assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", pin) for pin in pins), pins
+    return {_normal(pin.split("==")[0]): pin.split("==")[1] for pin in pins}
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def third_party_imports(paths: list) -> set:
+    """Distributions whose modules these files import (anywhere in them: the hook imports lazily)."""
+    import ast
+    import importlib.metadata
+
+    owners = importlib.metadata.packages_distributions()
+    names = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    names -= set(sys.stdlib_module_names) | {"plexsync", "PythonDepManager"}  # the latter: a sibling Stash plugin
+    return {_normal(owners[name][0]) for name in names}
+
+
+def test_runtime_requirements_are_exactly_what_the_plugin_imports():
+    package = list((ROOT / "plexsync").rglob("*.py"))
+    plugin = [ROOT / "PlexSync.py"] + [p for p in package if not {"sandbox", "provider"} & set(p.parts)]
+    provider = [p for p in package if "provider" in p.parts]
+    runtime = set(pinned("requirements.txt"))
+    assert runtime == third_party_imports(plugin)
+    assert third_party_imports(provider) <= runtime | set(pinned("requirements-provider.txt"))
+
+
+def test_the_sandbox_needs_are_pinned_apart_from_what_stash_installs():
+    sandbox = list((ROOT / "plexsync" / "sandbox").rglob("*.py"))
+    runtime, provider = set(pinned("requirements.txt")), set(pinned("requirements-provider.txt"))
+    extra = set(pinned("requirements-sandbox.txt"))
+    assert {"graphql-core", "pyyaml"} <= extra and not extra & (runtime | provider)
+    assert third_party_imports(sandbox) <= runtime | provider | extra
+    assert "-r requirements-provider.txt" in (ROOT / "requirements-sandbox.txt").read_text()
+    assert "-r requirements-sandbox.txt" in (ROOT / "requirements-dev.txt").read_text()

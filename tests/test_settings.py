@@ -1,16 +1,16 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from plexsync.errors import ConfigError
-from plexsync.sandbox.miniyaml import safe_load as load_yaml
 from plexsync.settings import Settings, load_settings, parse_path_map
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def manifest() -> dict:
-    return load_yaml((ROOT / "PlexSync.yml").read_text(encoding="utf-8"))
+    return yaml.safe_load((ROOT / "PlexSync.yml").read_text(encoding="utf-8"))
 
 
 def test_manifest_settings_are_exactly_the_model_fields():

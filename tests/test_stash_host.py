@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from plexsync.sandbox import miniyaml
 from plexsync.sandbox.fake_stash import FakeStash
-from plexsync.sandbox.stash_host import (SCENE_UPDATE_KEYS, GoStruct, HostError, ManifestError, StashHost,
-                                         decode_plugin_output, go_json, load_manifest)
+from plexsync.sandbox.manifest import ManifestError, go_yaml_tag, load_manifest
+from plexsync.sandbox.stash_host import (SCENE_UPDATE_KEYS, GoStruct, HostError, StashHost, decode_plugin_output,
+                                         go_json)
 
 EXAMPLES = Path("/work/shared/examples/stash")
 PROTOCOL = Path("/work/shared/docs/stash-plugin-protocol.md")
@@ -179,7 +179,7 @@ def test_go_json_encoding_rules(value, expected):
     assert go_json(value) == expected
 
 
-# -- miniyaml ---------------------------------------------------------------------------------
+# -- manifests: PyYAML nodes decoded as go-yaml v2 decodes them -------------------------------
 
 def protocol_manifest() -> str:
     text = PROTOCOL.read_text(encoding="utf-8")
@@ -187,60 +187,17 @@ def protocol_manifest() -> str:
     return section.split("```yaml\n", 1)[1].split("```", 1)[0]
 
 
-OWN_SAMPLE = """\
-# a comment line
-name: 'Sample: "quoted"'
-description: >-
-  folded
-  text
-notes: |
-  line one
-  line two
-exec:
-- python3
-- "{pluginDir}/x.py"   # trailing comment
-numbers: [1, -2, 0x1f, 1.5, .5, ~, null, true, false, "007"]
-nested:
-  - {a: 1, b: [x, 'y z']}
-  -   - deep
-      - er
-  - key: value
-    other: plain text with # not a comment
-empty:
-multi: first
-  second
-unicode: "caf\\u00e9 \\t tab"
-"""
-
-
-@pytest.mark.parametrize("text", [protocol_manifest(), OWN_SAMPLE, (Path(__file__).parent.parent / "PlexSync.yml")])
-def test_miniyaml_agrees_with_pyyaml(text):
-    yaml = pytest.importorskip("yaml")
-    if isinstance(text, Path):
-        if not text.exists():
-            pytest.skip("no PlexSync.yml yet")
-        text = text.read_text(encoding="utf-8")
-    assert miniyaml.safe_load(text) == yaml.safe_load(text)
-
-
-def test_miniyaml_resolves_scalars_like_go_yaml_v2():
-    loaded = miniyaml.safe_load("a: y\nb: off\nc: 017\nd: 1_000\ne: ''\nf: 0.1.0\n")
-    assert loaded == {"a": True, "b": False, "c": 15, "d": 1000, "e": "", "f": "0.1.0"}
-
-
-@pytest.mark.parametrize("text, line, fragment", [
-    ("a: &anchor 1\n", 1, "unsupported"),
-    ("a:\n\tb: 1\n", 2, "tabs"),
-    ("a: 'open\n", 1, "unterminated"),
-    ("a: 1\na: 2\n", 2, "duplicate key"),
-    ("a: b: c\n", 1, "mapping values are not allowed"),
-    ("a:\n  - x\n  y: 1\n", 3, "expected"),
-    ("a: [1, 2\n", 1, "unterminated flow"),
+@pytest.mark.parametrize("texts, tag", [
+    (["", "~", "null", "Null", "NULL"], "!!null"),
+    (["y", "Y", "yes", "No", "n", "on", "OFF", "true", "False"], "!!bool"),
+    (["0", "17", "-3", "017", "0x1F", "0o17", "0b101", "1_000", "+5"], "!!int"),
+    (["1.5", ".5", "-1e3", "1.", "08", ".inf", "-.Inf", ".NaN"], "!!float"),
+    (["2024-01-02", "2024-1-2T10:04:05Z", "2024-01-02 10:04:05.5"], "!!timestamp"),
+    (["0.1.0", "yes!", "python x.py", "1.2.3", "2024-01-02T10:04:05", "-", ".", "1e", "0x", "<"], "!!str"),
+    (["<<"], "!!merge"),
 ])
-def test_miniyaml_errors_name_the_line(text, line, fragment):
-    with pytest.raises(miniyaml.YAMLError) as caught:
-        miniyaml.safe_load(text)
-    assert caught.value.line == line and fragment in str(caught.value)
+def test_plain_scalars_resolve_like_go_yaml_v2(texts, tag):
+    assert {text: go_yaml_tag(text) for text in texts} == {text: tag for text in texts}
 
 
 # -- strict manifests -------------------------------------------------------------------------
@@ -284,15 +241,65 @@ def test_scalars_become_their_literal_text(tmp_path):
     ("ui:\n  csp: {img-src: [x]}\n", "field img-src not found in type plugin.PluginCSP"),
     ("settings:\n  a: {type: string}\n", "invalid setting type string"),
     ("interface: python\n", "invalid interface type python"),
-    ("exec: python x.py\n", "cannot unmarshal !!str `python x.py` into []string"),
+    ("exec: python x.py\n", "line 1: cannot unmarshal !!str `python ...` into []string"),
+    ("exec: yes\n", "line 1: cannot unmarshal !!bool `yes` into []string"),
+    ("exec: y\n", "line 1: cannot unmarshal !!bool `y` into []string"),
+    ("tasks: 017\n", "line 1: cannot unmarshal !!int `017` into []plugin.OperationConfig"),
+    ("ui: 2024-01-02\n", "line 1: cannot unmarshal !!timestamp `2024-01-02` into plugin.UIConfig"),
+    ("settings: [a]\n", "line 1: cannot unmarshal !!seq into map[string]plugin.SettingConfig"),
     ("execArgs: [x]\n", "field execArgs not found"),
     ("name: [a]\n", "cannot unmarshal !!seq into string"),
+    ("name: a\nexec: [x]\nname: b\n", "line 3: field name already set in type plugin.Config"),
+    ("tasks:\n  - name: T\n    defaultArgs:\n      mode: a\n      mode: b\n", 'line 5: key "mode" already set in map'),
+    ("settings:\n  a: {type: STRING}\n  a: {type: NUMBER}\n", 'line 3: key "a" already set in map'),
+    ("name: a\n  b: c\n", "yaml: line 2: mapping values are not allowed here"),
+    ("name: a\n\tb: c\n", "yaml: line 2: found character '\\t' that cannot start any token"),
+    ("name: 'open\n", "yaml: line 2: found unexpected end of stream"),
+    ("name: *nope\n", "yaml: line 1: found undefined alias 'nope'"),
+    ("ui: &x {csp: *x}\n", "yaml: line 1: anchor value contains itself"),
 ])
 def test_strict_loading_rejects_what_stash_rejects(tmp_path, text, message):
     path = write_yml(tmp_path, text)
     with pytest.raises(ManifestError) as caught:
         load_manifest(path)
     assert path in str(caught.value) and message in str(caught.value)
+
+
+def test_all_unmarshal_errors_are_reported_together_with_their_lines(tmp_path):
+    path = write_yml(tmp_path, "name: [a]\nid: x\ntasks:\n  - name: T\n    mode: full\n")
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(path)
+    assert str(caught.value) == (f"{path}: yaml: unmarshal errors:\n  line 1: cannot unmarshal !!seq into string\n"
+                                 "  line 2: field id not found in type plugin.Config\n"
+                                 "  line 5: field mode not found in type plugin.OperationConfig")
+
+
+def test_anchors_aliases_and_merge_keys_work_as_in_go_yaml(tmp_path):
+    config = load_manifest(write_yml(tmp_path, """\
+        name: Merged
+        exec: &cmd [python, "{pluginDir}/x.py"]
+        tasks:
+          - &base {name: A, description: shared, defaultArgs: {mode: a}}
+          - <<: *base
+            name: B
+        hooks:
+          - name: H
+            execArgs: *cmd
+            triggeredBy: [Scene.Update.Post]
+        """))
+    assert [(t["name"], t["description"], t["defaultArgs"]) for t in config["tasks"]] == [
+        ("A", "shared", {"mode": "a"}), ("B", "shared", {"mode": "a"})]
+    assert config["hooks"][0]["execArgs"] == ["python", "{pluginDir}/x.py"]
+
+
+def test_only_the_first_document_is_read(tmp_path):
+    config = load_manifest(write_yml(tmp_path, "name: First\n---\nid: not read\n"))
+    assert config["name"] == "First"
+
+
+def test_an_empty_manifest_gives_the_zero_config(tmp_path):
+    config = load_manifest(write_yml(tmp_path, "# nothing\n"))
+    assert config["name"] == "" and config["interface"] == "raw" and config["tasks"] == []
 
 
 def test_discovery_walks_yml_only_in_lexical_order_following_symlinks(tmp_path, stash):

@@ -11,6 +11,7 @@ import json
 import os
 import time
 
+from plexsync.sandbox import stash_schema
 from plexsync.sandbox.world import Sandbox
 
 FIELDS = ("title", "summary", "studio", "originallyAvailableAt")
@@ -74,6 +75,7 @@ def run_demo(keep: bool = False) -> dict:
         host = sandbox.host()
         scene, key = sandbox.add_scene("clip-0042", file_name="clip-0042.mp4")
         print(f"Sandbox: fake Stash at {sandbox.stash.url}, fake Plex at {sandbox.plex.url}")
+        print(f"The fake Stash serves {stash_schema.describe(sandbox.stash.schema_dir)}")
         print(f"PlexSync installed in {sandbox.plugin_dir}; Stash sees /data/videos, Plex sees /media/videos")
         _show_item(sandbox, key, f"Plex item {key} before:")
         print(f"\nSaving scene {scene} in Stash (title, details, studio, date, performers, tags) ...")

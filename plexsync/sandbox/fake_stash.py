@@ -1,9 +1,12 @@
-"""A fake Stash server that speaks real HTTP and a small but real GraphQL, for tests and the demo.
+"""A fake Stash server that speaks real HTTP and real GraphQL, for tests and the demo.
 
-The GraphQL part parses the query document, validates it against a subset of Stash v0.30.1's schema
-(so a misspelt field fails here the way it fails against Stash) and resolves only the selected
-fields. Status codes follow gqlgen: parse, validation and variable errors answer 422, resolver
-errors answer 200 with ``errors`` (docs/stash-plugin-protocol.md §4.2, §5).
+GraphQL is graphql-core's (parse, validate, coerce, execute), against a real schema: by default the
+project's subset of Stash's schema (``stash_subset.graphql``), or, with ``schema_dir``, a Stash
+release's own schema files (``../shared/stash-schema/v0.30.1``), so a misspelt field or a wrong
+argument type fails here the way it fails against Stash. Status codes and error shapes follow gqlgen
+(``gqlgen.py``): 422 for documents that do not parse or validate and for bad variables, 200 with
+``errors`` for resolver errors (docs/stash-plugin-protocol.md §4.2, §5). This module is the Stash
+behaviour behind that schema.
 
 Behaviour copied from Stash on purpose, with where it comes from:
 
@@ -17,13 +20,37 @@ Behaviour copied from Stash on purpose, with where it comes from:
 * renaming a performer, studio or tag does not touch the scenes' ``updated_at`` (§3.3);
 * auth: a non-matching ``ApiKey`` is always 401; otherwise a valid ``session`` cookie or no
   credentials configured (§4.2).
+
+How a field gets its value. Objects are plain dicts built by the ``_*_view`` methods ("views"); a
+field whose name is a key of its object's dict answers that value (None is a legitimate null). A
+field that needs arguments, other objects or a change to the store has a resolver: a method marked
+``@resolves("Type", "field")`` taking ``(parent, args, request)``, where ``parent`` is the object's
+dict (None on Query and Mutation), ``args`` the coerced arguments and ``request.base`` the URL the
+client used. A field with neither answers a GraphQL error naming it, never a silent null: the full
+release schemas declare far more than the fake implements.
+
+Adding an operation, e.g. ``sceneAddPlay`` for play history:
+
+1. if the project's subset should declare it, copy its declaration from Stash's schema into
+   ``stash_subset.graphql`` (tests/test_stash_schema.py checks it matches every supported release);
+2. keep the state in the store (a field of ``_Scene``, set through ``add_scene``/``update_scene``);
+3. write the resolver next to the others::
+
+       @resolves("Mutation", "sceneAddPlay")
+       def _scene_add_play(self, parent, args, request):
+           ...  # change the store under self._lock, return what the schema says the field returns
+
+4. for a new object field without arguments, adding its key to the view is enough (e.g.
+   ``"resume_time": scene.resume_time`` in ``_scene_view``).
+
+Behaviour that belongs to another part of the sandbox is plugged in from outside with
+:meth:`FakeStash.add_resolver` (e.g. ``runPluginOperation`` answered by a ``StashHost``).
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import difflib
 import hashlib
 import hmac
 import http.server
@@ -38,857 +65,30 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Optional
 
-__all__ = ["FakeStash", "RequestRecord", "GraphQLError"]
+from graphql import GraphQLError, GraphQLResolveInfo
 
+from plexsync.sandbox import stash_schema
+from plexsync.sandbox.gqlgen import Endpoint
 
-# --------------------------------------------------------------------------------------------
-# GraphQL: lexer and parser
-# --------------------------------------------------------------------------------------------
+__all__ = ["FakeStash", "RequestRecord"]
 
-class GraphQLError(Exception):
-    """A GraphQL error; ``kind`` is ``parse``/``validation``/``input`` (answer 422) or ``exec`` (200)."""
 
-    def __init__(self, message: str, kind: str = "exec", pos: Optional[int] = None,
-                 path: Optional[list] = None):
-        super().__init__(message)
-        self.message = message
-        self.kind = kind
-        self.pos = pos
-        self.path = path
+def resolves(type_name: str, field_name: str) -> Callable:
+    """Mark a FakeStash method as the resolver of ``type_name.field_name`` (see the module docstring)."""
+    def mark(method: Callable) -> Callable:
+        method.resolves = (type_name, field_name)  # type: ignore[attr-defined]
+        return method
+    return mark
 
-    def to_json(self, source: str) -> dict:
-        """The error as gqlgen writes it (message, locations, path, extensions.code)."""
-        out: dict = {"message": self.message}
-        if self.pos is not None:
-            out["locations"] = [_location(source, self.pos)]
-        if self.path is not None:
-            out["path"] = self.path
-        code = {"parse": "GRAPHQL_PARSE_FAILED", "validation": "GRAPHQL_VALIDATION_FAILED"}.get(self.kind)
-        if code:
-            out["extensions"] = {"code": code}
-        return out
 
+@dataclass(frozen=True)
+class _Request:
+    """What resolvers may know about the HTTP request: the base URL the client used."""
 
-def _location(source: str, pos: int) -> dict:
-    line = source.count("\n", 0, pos) + 1
-    return {"line": line, "column": pos - (source.rfind("\n", 0, pos) + 1) + 1}
-
-
-_TOKEN_RE = re.compile(r'''
-    (?P<skip>[\s,\ufeff]+|\#[^\n\r]*)
-  | (?P<spread>\.\.\.)
-  | (?P<punct>[!$&():=@\[\]{}|])
-  | (?P<block>"""(?:\\"""|[^"]|"(?!""))*""")
-  | (?P<string>"(?:\\.|[^"\\\n\r])*")
-  | (?P<number>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
-  | (?P<name>[_A-Za-z][_0-9A-Za-z]*)
-''', re.X)
-
-
-@dataclass
-class _Tok:
-    kind: str
-    value: str
-    pos: int
-
-
-class _Var(str):
-    """A ``$variable`` reference inside a value."""
-
-
-class _Enum(str):
-    """An enum literal (a bare name), as opposed to a quoted string."""
-
-
-@dataclass
-class _Field:
-    name: str
-    alias: Optional[str]
-    args: dict
-    directives: list
-    selections: Optional[list]
-    pos: int
-
-
-@dataclass
-class _Spread:
-    name: str
-    directives: list
-    pos: int
-
-
-@dataclass
-class _Inline:
-    type_cond: Optional[str]
-    directives: list
-    selections: list
-    pos: int
-
-
-@dataclass
-class _VarDef:
-    name: str
-    type: str
-    default: Any
-    has_default: bool
-    pos: int
-
-
-@dataclass
-class _Operation:
-    kind: str
-    name: Optional[str]
-    var_defs: list
-    selections: list
-    pos: int
-
-
-@dataclass
-class _Fragment:
-    name: str
-    type_cond: str
-    selections: list
-    pos: int
-
-
-@dataclass
-class _Document:
-    operations: list
-    fragments: dict
-
-
-def _tokenize(source: str) -> list:
-    out, pos = [], 0
-    while pos < len(source):
-        match = _TOKEN_RE.match(source, pos)
-        if match is None:
-            raise GraphQLError(f'Unexpected character "{source[pos]}"', "parse", pos)
-        if match.lastgroup != "skip":
-            out.append(_Tok(match.lastgroup, match.group(), pos))
-        pos = match.end()
-    out.append(_Tok("eof", "", pos))
-    return out
-
-
-def _block_string(raw: str) -> str:
-    lines = raw[3:-3].replace('\\"""', '"""').splitlines()
-    indents = [len(ln) - len(ln.lstrip()) for ln in lines[1:] if ln.strip()]
-    common = min(indents) if indents else 0
-    lines = lines[:1] + [ln[common:] for ln in lines[1:]]
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    while lines and not lines[-1].strip():
-        lines.pop()
-    return "\n".join(lines)
-
-
-class _Parser:
-    """Recursive-descent parser for executable GraphQL documents."""
-
-    def __init__(self, source: str):
-        self.toks = _tokenize(source)
-        self.i = 0
-
-    def peek(self) -> _Tok:
-        return self.toks[self.i]
-
-    def take(self) -> _Tok:
-        tok = self.toks[self.i]
-        self.i += 1
-        return tok
-
-    def at(self, value: str) -> bool:
-        tok = self.peek()
-        return tok.kind in ("punct", "spread", "name") and tok.value == value
-
-    def fail(self, expected: str) -> GraphQLError:
-        tok = self.peek()
-        found = "<EOF>" if tok.kind == "eof" else (f'Name "{tok.value}"' if tok.kind == "name" else tok.value)
-        return GraphQLError(f"Expected {expected}, found {found}", "parse", tok.pos)
-
-    def expect(self, value: str) -> _Tok:
-        if not self.at(value):
-            raise self.fail(value)
-        return self.take()
-
-    def name(self) -> str:
-        if self.peek().kind != "name":
-            raise self.fail("Name")
-        return self.take().value
-
-    def document(self) -> _Document:
-        ops, frags = [], {}
-        while self.peek().kind != "eof":
-            if self.at("fragment"):
-                frag = self.fragment()
-                if frag.name in frags:
-                    raise GraphQLError(f'There can be only one fragment named "{frag.name}".', "validation", frag.pos)
-                frags[frag.name] = frag
-            else:
-                ops.append(self.operation())
-        if not ops:
-            raise GraphQLError("no operation provided", "parse", 0)
-        return _Document(ops, frags)
-
-    def fragment(self) -> _Fragment:
-        pos = self.expect("fragment").pos
-        name = self.name()
-        self.expect("on")
-        type_cond = self.name()
-        self.directives()
-        return _Fragment(name, type_cond, self.selection_set(), pos)
-
-    def operation(self) -> _Operation:
-        pos = self.peek().pos
-        if self.at("{"):
-            return _Operation("query", None, [], self.selection_set(), pos)
-        kind = self.name()
-        if kind not in ("query", "mutation", "subscription"):
-            raise GraphQLError(f'Unexpected Name "{kind}"', "parse", pos)
-        name = self.name() if self.peek().kind == "name" else None
-        var_defs = self.variable_definitions() if self.at("(") else []
-        self.directives()
-        return _Operation(kind, name, var_defs, self.selection_set(), pos)
-
-    def variable_definitions(self) -> list:
-        self.expect("(")
-        defs = []
-        while not self.at(")"):
-            pos = self.expect("$").pos
-            name = self.name()
-            self.expect(":")
-            type_ref = self.type_ref()
-            has_default = self.at("=")
-            default = None
-            if has_default:
-                self.take()
-                default = self.value(const=True)
-            self.directives()
-            defs.append(_VarDef(name, type_ref, default, has_default, pos))
-        self.expect(")")
-        return defs
-
-    def type_ref(self) -> str:
-        if self.at("["):
-            self.take()
-            inner = self.type_ref()
-            self.expect("]")
-            ref = f"[{inner}]"
-        else:
-            ref = self.name()
-        if self.at("!"):
-            self.take()
-            ref += "!"
-        return ref
-
-    def selection_set(self) -> list:
-        self.expect("{")
-        selections = []
-        while not self.at("}"):
-            if self.peek().kind == "eof":
-                raise self.fail("}")
-            selections.append(self.selection())
-        if not selections:
-            raise self.fail("Name")
-        self.take()
-        return selections
-
-    def selection(self):
-        pos = self.peek().pos
-        if self.at("..."):
-            self.take()
-            return self.fragment_selection(pos)
-        name = self.name()
-        alias = None
-        if self.at(":"):
-            self.take()
-            alias, name = name, self.name()
-        args = self.arguments() if self.at("(") else {}
-        directives = self.directives()
-        selections = self.selection_set() if self.at("{") else None
-        return _Field(name, alias, args, directives, selections, pos)
-
-    def fragment_selection(self, pos: int):
-        if self.at("on"):
-            self.take()
-            type_cond = self.name()
-            return _Inline(type_cond, self.directives(), self.selection_set(), pos)
-        if self.at("{") or self.at("@"):
-            return _Inline(None, self.directives(), self.selection_set(), pos)
-        name = self.name()
-        return _Spread(name, self.directives(), pos)
-
-    def arguments(self) -> dict:
-        self.expect("(")
-        args: dict = {}
-        while not self.at(")"):
-            pos = self.peek().pos
-            name = self.name()
-            self.expect(":")
-            if name in args:
-                raise GraphQLError(f'There can be only one argument named "{name}".', "validation", pos)
-            args[name] = self.value()
-        self.take()
-        return args
-
-    def directives(self) -> list:
-        out = []
-        while self.at("@"):
-            self.take()
-            name = self.name()
-            out.append((name, self.arguments() if self.at("(") else {}))
-        return out
-
-    def value(self, const: bool = False) -> Any:
-        tok = self.peek()
-        if self.at("$") and not const:
-            self.take()
-            return _Var(self.name())
-        if self.at("["):
-            self.take()
-            items = []
-            while not self.at("]"):
-                if self.peek().kind == "eof":
-                    raise self.fail("]")
-                items.append(self.value(const))
-            self.take()
-            return items
-        if self.at("{"):
-            return self.object_value(const)
-        return self.scalar_value(tok)
-
-    def object_value(self, const: bool) -> dict:
-        self.take()
-        obj: dict = {}
-        while not self.at("}"):
-            name = self.name()
-            self.expect(":")
-            obj[name] = self.value(const)
-        self.take()
-        return obj
-
-    def scalar_value(self, tok: _Tok) -> Any:
-        self.take()
-        if tok.kind == "string":
-            return json.loads(tok.value)
-        if tok.kind == "block":
-            return _block_string(tok.value)
-        if tok.kind == "number":
-            return float(tok.value) if re.search(r"[.eE]", tok.value) else int(tok.value)
-        if tok.kind == "name":
-            return {"true": True, "false": False, "null": None}.get(tok.value, _Enum(tok.value))
-        self.i -= 1
-        raise self.fail("value")
-
-
-# --------------------------------------------------------------------------------------------
-# Schema: the subset of Stash v0.30.1 a sync plugin touches (graphql/schema/**)
-# --------------------------------------------------------------------------------------------
-
-_SCALARS = {"ID", "String", "Int", "Float", "Boolean", "Time", "Map", "Any", "Int64", "PluginConfigMap"}
-
-_ENUMS = {
-    "SortDirectionEnum": {"ASC", "DESC"},
-    "CriterionModifier": {"EQUALS", "NOT_EQUALS", "GREATER_THAN", "LESS_THAN", "IS_NULL", "NOT_NULL",
-                          "INCLUDES_ALL", "INCLUDES", "EXCLUDES", "MATCHES_REGEX", "NOT_MATCHES_REGEX",
-                          "BETWEEN", "NOT_BETWEEN"},
-    "GenderEnum": {"MALE", "FEMALE", "TRANSGENDER_MALE", "TRANSGENDER_FEMALE", "INTERSEX", "NON_BINARY"},
-}
-
-_OBJECTS = {
-    "Query": {"findScene": "Scene", "findScenes": "FindScenesResultType!", "findPerformer": "Performer",
-              "findStudio": "Studio", "findTag": "Tag", "version": "Version!",
-              "configuration": "ConfigResult!"},
-    "Mutation": {"sceneUpdate": "Scene", "configurePlugin": "Map!"},
-    "Scene": {"id": "ID!", "title": "String", "code": "String", "details": "String", "director": "String",
-              "url": "String", "urls": "[String!]!", "date": "String", "rating100": "Int",
-              "organized": "Boolean!", "o_counter": "Int", "interactive": "Boolean!", "play_count": "Int",
-              "created_at": "Time!", "updated_at": "Time!", "studio": "Studio",
-              "performers": "[Performer!]!", "tags": "[Tag!]!", "groups": "[SceneGroup!]!",
-              "movies": "[SceneMovie!]!", "files": "[VideoFile!]!", "paths": "ScenePathsType!",
-              "stash_ids": "[StashID!]!"},
-    "Studio": {"id": "ID!", "name": "String!", "parent_studio": "Studio", "child_studios": "[Studio!]!",
-               "image_path": "String", "details": "String"},
-    "Performer": {"id": "ID!", "name": "String!", "disambiguation": "String", "gender": "GenderEnum",
-                  "image_path": "String", "alias_list": "[String!]!"},
-    "Tag": {"id": "ID!", "name": "String!", "description": "String", "aliases": "[String!]!"},
-    "Group": {"id": "ID!", "name": "String!"},
-    "Movie": {"id": "ID!", "name": "String!"},
-    "SceneGroup": {"group": "Group!", "scene_index": "Int"},
-    "SceneMovie": {"movie": "Movie!", "scene_index": "Int"},
-    "VideoFile": {"id": "ID!", "path": "String!", "basename": "String!", "size": "Int64!",
-                  "duration": "Float!", "width": "Int!", "height": "Int!", "video_codec": "String!",
-                  "audio_codec": "String!", "frame_rate": "Float!", "bit_rate": "Int!", "format": "String!"},
-    "ScenePathsType": {"screenshot": "String", "preview": "String", "stream": "String", "webp": "String",
-                       "vtt": "String", "sprite": "String", "funscript": "String",
-                       "interactive_heatmap": "String", "caption": "String"},
-    "StashID": {"endpoint": "String!", "stash_id": "String!", "updated_at": "Time!"},
-    "FindScenesResultType": {"count": "Int!", "duration": "Float!", "filesize": "Float!",
-                             "scenes": "[Scene!]!"},
-    "Version": {"version": "String", "hash": "String!", "build_time": "String!"},
-    "ConfigResult": {"general": "ConfigGeneralResult!", "plugins": "PluginConfigMap!"},
-    "ConfigGeneralResult": {"apiKey": "String!"},
-}
-
-_ARGS = {
-    ("Query", "findScene"): {"id": "ID", "checksum": "String"},
-    ("Query", "findScenes"): {"scene_filter": "SceneFilterType", "scene_ids": "[Int!]", "ids": "[ID!]",
-                              "filter": "FindFilterType"},
-    ("Query", "findPerformer"): {"id": "ID!"},
-    ("Query", "findStudio"): {"id": "ID!"},
-    ("Query", "findTag"): {"id": "ID!"},
-    ("ConfigResult", "plugins"): {"include": "[ID!]"},
-    ("Mutation", "sceneUpdate"): {"input": "SceneUpdateInput!"},
-    ("Mutation", "configurePlugin"): {"plugin_id": "ID!", "input": "Map!"},
-}
-
-_DIRECTIVE_ARGS = {"skip": {"if": "Boolean!"}, "include": {"if": "Boolean!"}}
-
-_INPUTS = {
-    "FindFilterType": {"q": "String", "page": "Int", "per_page": "Int", "sort": "String",
-                       "direction": "SortDirectionEnum"},
-    "SceneFilterType": {"id": "IntCriterionInput", "title": "StringCriterionInput",
-                        "organized": "Boolean", "rating100": "IntCriterionInput",
-                        "performers": "MultiCriterionInput", "studios": "HierarchicalMultiCriterionInput",
-                        "tags": "HierarchicalMultiCriterionInput", "updated_at": "TimestampCriterionInput",
-                        "created_at": "TimestampCriterionInput"},
-    "IntCriterionInput": {"value": "Int!", "value2": "Int", "modifier": "CriterionModifier!"},
-    "StringCriterionInput": {"value": "String!", "modifier": "CriterionModifier!"},
-    "TimestampCriterionInput": {"value": "String!", "value2": "String", "modifier": "CriterionModifier!"},
-    "MultiCriterionInput": {"value": "[ID!]", "modifier": "CriterionModifier!", "excludes": "[ID!]"},
-    "HierarchicalMultiCriterionInput": {"value": "[ID!]", "modifier": "CriterionModifier!", "depth": "Int",
-                                        "excludes": "[ID!]"},
-    "SceneUpdateInput": {"clientMutationId": "String", "id": "ID!", "title": "String", "code": "String",
-                         "details": "String", "director": "String", "url": "String", "urls": "[String!]",
-                         "date": "String", "rating100": "Int", "o_counter": "Int", "organized": "Boolean",
-                         "studio_id": "ID", "gallery_ids": "[ID!]", "performer_ids": "[ID!]",
-                         "movies": "[SceneMovieInput!]", "groups": "[SceneGroupInput!]", "tag_ids": "[ID!]",
-                         "cover_image": "String", "stash_ids": "[StashIDInput!]", "resume_time": "Float",
-                         "play_duration": "Float", "play_count": "Int", "primary_file_id": "ID"},
-    "SceneMovieInput": {"movie_id": "ID!", "scene_index": "Int"},
-    "SceneGroupInput": {"group_id": "ID!", "scene_index": "Int"},
-    "StashIDInput": {"endpoint": "String!", "stash_id": "String!", "updated_at": "Time"},
-}
-
-# pkg/sqlite/scene.go sceneSortOptions (CVE-2024-32231 whitelist); "random_<seed>" is accepted too.
-_SORTS = {"bitrate", "created_at", "code", "date", "file_count", "filesize", "duration", "file_mod_time",
-          "framerate", "group_scene_number", "id", "interactive", "interactive_speed", "last_o_at",
-          "last_played_at", "movie_scene_number", "o_counter", "organized", "performer_count",
-          "play_count", "play_duration", "resume_time", "path", "perceptual_similarity", "random",
-          "rating", "resolution", "studio", "tag_count", "title", "updated_at", "performer_age"}
-
-
-def _schema(supports_groups: bool) -> dict:
-    objects = {name: dict(fields) for name, fields in _OBJECTS.items()}
-    if not supports_groups:  # Scene.groups and the Group type arrived in v0.27 (protocol §6.4)
-        del objects["Scene"]["groups"], objects["Group"], objects["SceneGroup"]
-    return objects
-
-
-def _named(type_ref: str) -> str:
-    return type_ref.strip("[]!")
-
-
-def _suggest(name: str, options) -> str:
-    close = difflib.get_close_matches(name, list(options), n=3, cutoff=0.6)
-    if not close:
-        return ""
-    quoted = [f'"{c}"' for c in close]
-    return " Did you mean " + (quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]) + "?"
-
-
-# --------------------------------------------------------------------------------------------
-# GraphQL: validation
-# --------------------------------------------------------------------------------------------
-
-class _Validator:
-    """The gqlparser rules a plugin is likely to trip over, with gqlparser's messages."""
-
-    def __init__(self, schema: dict, doc: _Document):
-        self.schema = schema
-        self.doc = doc
-        self.errors: list = []
-
-    def error(self, message: str, pos: int) -> None:
-        self.errors.append(GraphQLError(message, "validation", pos))
-
-    def run(self) -> list:
-        self.check_operation_names()
-        for op in self.doc.operations:
-            root = {"query": "Query", "mutation": "Mutation"}.get(op.kind)
-            if root is None:
-                self.error(f"Schema is not configured for {op.kind}s.", op.pos)
-                continue
-            self.selections(root, op.selections)
-            self.check_variables(op)
-        for frag in self.doc.fragments.values():
-            if frag.type_cond not in self.schema:
-                self.error(f'Unknown type "{frag.type_cond}".', frag.pos)
-            else:
-                self.selections(frag.type_cond, frag.selections)
-        self.check_fragment_usage()
-        return self.errors
-
-    def check_operation_names(self) -> None:
-        ops = self.doc.operations
-        if len(ops) > 1 and any(op.name is None for op in ops):
-            self.error("This anonymous operation must be the only defined operation.", ops[0].pos)
-        seen = set()
-        for op in ops:
-            if op.name in seen:
-                self.error(f'There can be only one operation named "{op.name}".', op.pos)
-            seen.add(op.name)
-
-    def selections(self, type_name: str, selections: list) -> None:
-        for sel in selections:
-            if isinstance(sel, _Field):
-                self.field(type_name, sel)
-            elif isinstance(sel, _Spread):
-                self.spread(type_name, sel)
-            else:
-                cond = sel.type_cond or type_name
-                if cond not in self.schema:
-                    self.error(f'Unknown type "{cond}".', sel.pos)
-                elif cond != type_name:
-                    self.error(f'Fragment cannot be spread here as objects of type "{type_name}" can never be of type "{cond}".', sel.pos)
-                else:
-                    self.selections(cond, sel.selections)
-
-    def spread(self, type_name: str, sel: _Spread) -> None:
-        frag = self.doc.fragments.get(sel.name)
-        if frag is None:
-            self.error(f'Unknown fragment "{sel.name}".', sel.pos)
-        elif frag.type_cond != type_name and frag.type_cond in self.schema:
-            self.error(f'Fragment "{sel.name}" cannot be spread here as objects of type "{type_name}" can never be of type "{frag.type_cond}".', sel.pos)
-
-    def field(self, type_name: str, fld: _Field) -> None:
-        if fld.name == "__typename":
-            if fld.selections is not None:
-                self.error('Field "__typename" must not have a selection since type "String!" has no subfields.', fld.pos)
-            return
-        fields = self.schema[type_name]
-        type_ref = fields.get(fld.name)
-        if type_ref is None:
-            self.error(f'Cannot query field "{fld.name}" on type "{type_name}".' + _suggest(fld.name, fields), fld.pos)
-            return
-        self.arguments(type_name, fld)
-        named = _named(type_ref)
-        if named in self.schema:
-            if fld.selections is None:
-                self.error(f'Field "{fld.name}" of type "{type_ref}" must have a selection of subfields. Did you mean "{fld.name} {{ ... }}"?', fld.pos)
-            else:
-                self.selections(named, fld.selections)
-        elif fld.selections is not None:
-            self.error(f'Field "{fld.name}" must not have a selection since type "{type_ref}" has no subfields.', fld.pos)
-
-    def arguments(self, type_name: str, fld: _Field) -> None:
-        spec = _ARGS.get((type_name, fld.name), {})
-        for name in fld.args:
-            if name not in spec:
-                self.error(f'Unknown argument "{name}" on field "{type_name}.{fld.name}".', fld.pos)
-        for name, type_ref in spec.items():
-            if type_ref.endswith("!") and name not in fld.args:
-                self.error(f'Field "{fld.name}" argument "{name}" of type "{type_ref}" is required, but it was not provided.', fld.pos)
-
-    def check_variables(self, op: _Operation) -> None:
-        used = _variables_used(op.selections, self.doc.fragments, set())
-        defined = {d.name for d in op.var_defs}
-        where = f' by operation "{op.name}"' if op.name else ""
-        for name in sorted(used - defined):
-            self.error(f'Variable "${name}" is not defined{where}.', op.pos)
-        where = f' in operation "{op.name}"' if op.name else ""
-        for d in op.var_defs:
-            if d.name not in used:
-                self.error(f'Variable "${d.name}" is never used{where}.', d.pos)
-
-    def check_fragment_usage(self) -> None:
-        used: set = set()
-        for op in self.doc.operations:
-            _fragments_used(op.selections, self.doc.fragments, used)
-        for frag in self.doc.fragments.values():
-            if frag.name not in used:
-                self.error(f'Fragment "{frag.name}" is never used.', frag.pos)
-            elif _spreads_itself(frag, self.doc.fragments):
-                self.error(f'Cannot spread fragment "{frag.name}" within itself.', frag.pos)
-
-
-def _fragments_used(selections: list, fragments: dict, used: set) -> None:
-    for sel in selections:
-        if isinstance(sel, _Spread):
-            if sel.name in fragments and sel.name not in used:
-                used.add(sel.name)
-                _fragments_used(fragments[sel.name].selections, fragments, used)
-        elif sel.selections:
-            _fragments_used(sel.selections, fragments, used)
-
-
-def _spreads_itself(frag: _Fragment, fragments: dict) -> bool:
-    reached: set = set()
-    _fragments_used(frag.selections, fragments, reached)
-    return frag.name in reached
-
-
-def _vars_in(value: Any, out: set) -> None:
-    if isinstance(value, _Var):
-        out.add(str(value))
-    elif isinstance(value, list):
-        for item in value:
-            _vars_in(item, out)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _vars_in(item, out)
-
-
-def _variables_used(selections: list, fragments: dict, seen: set) -> set:
-    out: set = set()
-    for sel in selections:
-        for _, args in sel.directives:
-            _vars_in(args, out)
-        if isinstance(sel, _Field):
-            _vars_in(sel.args, out)
-        if isinstance(sel, _Spread):
-            if sel.name in fragments and sel.name not in seen:
-                seen.add(sel.name)
-                out |= _variables_used(fragments[sel.name].selections, fragments, seen)
-        elif sel.selections:
-            out |= _variables_used(sel.selections, fragments, seen)
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# GraphQL: input coercion and execution
-# --------------------------------------------------------------------------------------------
-
-def _input_error(message: str) -> GraphQLError:
-    return GraphQLError(message, "input")
-
-
-class _Coercer:
-    """Coerces literal and variable values to schema input types (enums, ids, input objects)."""
-
-    def __init__(self, variables: dict):
-        self.variables = variables
-
-    def coerce(self, value: Any, type_ref: str, where: str, literal: bool = True) -> Any:
-        if isinstance(value, _Var):
-            return self.coerce(self.variables.get(str(value)), type_ref, where, literal=False)
-        if type_ref.endswith("!"):
-            if value is None:
-                raise _input_error(f"{where}: must not be null")
-            type_ref = type_ref[:-1]
-        if value is None:
-            return None
-        if type_ref.startswith("["):
-            items = value if isinstance(value, list) else [value]
-            return [self.coerce(v, type_ref[1:-1], f"{where}[{i}]", literal) for i, v in enumerate(items)]
-        if type_ref in _INPUTS:
-            return self.coerce_object(value, type_ref, where, literal)
-        if type_ref in _ENUMS:
-            return _coerce_enum(value, type_ref, where, literal)
-        return self.coerce_scalar(value, type_ref, where, literal)
-
-    def coerce_object(self, value: Any, type_ref: str, where: str, literal: bool) -> dict:
-        if not isinstance(value, dict):
-            raise _input_error(f'{where}: Expected type "{type_ref}", found {_show(value)}.')
-        fields = _INPUTS[type_ref]
-        out = {}
-        for key, item in value.items():
-            if key not in fields:
-                raise _input_error(f'{where}: Field "{key}" is not defined by type "{type_ref}".' + _suggest(key, fields))
-            out[key] = self.coerce(item, fields[key], f"{where}.{key}", literal)
-        for key, ref in fields.items():
-            if ref.endswith("!") and out.get(key) is None:
-                raise _input_error(f'{where}: Field "{type_ref}.{key}" of required type "{ref}" was not provided.')
-        return out
-
-    def coerce_scalar(self, value: Any, type_ref: str, where: str, literal: bool) -> Any:
-        if type_ref in ("Map", "Any", "PluginConfigMap"):
-            return self.resolve_vars(value)
-        if isinstance(value, _Enum):
-            raise _input_error(f'{where}: Expected type "{type_ref}", found {value}.')
-        ok = {
-            "ID": isinstance(value, (str, int)) and not isinstance(value, bool),
-            "String": isinstance(value, str), "Time": isinstance(value, str),
-            "Int": _is_int(value, literal), "Int64": _is_int(value, literal),
-            "Float": isinstance(value, (int, float)) and not isinstance(value, bool),
-            "Boolean": isinstance(value, bool),
-        }.get(type_ref, True)
-        if not ok:
-            raise _input_error(f'{where}: Expected type "{type_ref}", found {_show(value)}.')
-        if type_ref == "ID":
-            return str(value)
-        return int(value) if type_ref in ("Int", "Int64") else value
-
-    def resolve_vars(self, value: Any) -> Any:
-        if isinstance(value, _Var):
-            return self.variables.get(str(value))
-        if isinstance(value, list):
-            return [self.resolve_vars(v) for v in value]
-        if isinstance(value, dict):
-            return {k: self.resolve_vars(v) for k, v in value.items()}
-        return str(value) if isinstance(value, _Enum) else value
-
-
-def _is_int(value: Any, literal: bool) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return True
-    return not literal and isinstance(value, float) and value.is_integer()
-
-
-def _coerce_enum(value: Any, type_ref: str, where: str, literal: bool) -> str:
-    if literal and not isinstance(value, _Enum):
-        raise _input_error(f'{where}: Enum "{type_ref}" cannot represent non-enum value: {_show(value)}.')
-    if not isinstance(value, str) or value not in _ENUMS[type_ref]:
-        raise _input_error(f'{where}: Value {_show(value)} does not exist in "{type_ref}" enum.')
-    return str(value)
-
-
-def _show(value: Any) -> str:
-    return json.dumps(value) if not isinstance(value, _Enum) else str(value)
-
-
-class _Executor:
-    """Resolves a validated operation against root values made of dicts and callables."""
-
-    def __init__(self, schema: dict, doc: _Document, variables: dict):
-        self.schema = schema
-        self.doc = doc
-        self.coercer = _Coercer(variables)
-
-    def coerce_variables(self, op: _Operation, given: dict) -> None:
-        values = {}
-        for d in op.var_defs:
-            if d.name in given:
-                raw = given[d.name]
-            elif d.has_default:
-                raw = self.coercer.resolve_vars(d.default)
-            elif d.type.endswith("!"):
-                raise _input_error(f"input: variable.{d.name} must be defined")
-            else:
-                continue
-            values[d.name] = self.coercer.coerce(raw, d.type, f"variable.{d.name}", literal=False)
-        self.coercer.variables = values
-
-    def collect(self, type_name: str, selections: list) -> list:
-        out = []
-        for sel in selections:
-            if not self.included(sel.directives):
-                continue
-            if isinstance(sel, _Field):
-                out.append(sel)
-            elif isinstance(sel, _Spread):
-                out.extend(self.collect(type_name, self.doc.fragments[sel.name].selections))
-            else:
-                out.extend(self.collect(type_name, sel.selections))
-        return out
-
-    def included(self, directives: list) -> bool:
-        for name, args in directives:
-            spec = _DIRECTIVE_ARGS.get(name)
-            if spec is None:
-                continue
-            flag = self.coercer.coerce(args.get("if"), "Boolean!", f"@{name}(if:)")
-            if flag == (name == "skip"):
-                return False
-        return True
-
-    def args(self, type_name: str, fld: _Field) -> dict:
-        spec = _ARGS.get((type_name, fld.name), {})
-        out = {}
-        for name, type_ref in spec.items():
-            if name in fld.args:
-                out[name] = self.coercer.coerce(fld.args[name], type_ref, f"{fld.name}.{name}")
-        return out
-
-    def precheck(self, type_name: str, selections: list) -> None:
-        """Coerce every argument before resolving anything, so input errors answer 422 like gqlgen."""
-        for fld in self.collect(type_name, selections):
-            ref = self.schema[type_name].get(fld.name) if fld.name != "__typename" else None
-            if ref is None:
-                continue
-            self.args(type_name, fld)
-            if fld.selections and _named(ref) in self.schema:
-                self.precheck(_named(ref), fld.selections)
-
-    def run(self, root_type: str, root: dict, selections: list) -> tuple:
-        data: Optional[dict] = {}
-        errors = []
-        for fld in self.collect(root_type, selections):
-            key = fld.alias or fld.name
-            try:
-                data[key] = self.resolve(root_type, root, fld, [key])
-            except GraphQLError as exc:
-                exc.path = exc.path or [key]
-                errors.append(exc)
-                if self.schema[root_type][fld.name].endswith("!"):
-                    return None, errors
-                data[key] = None
-        return data, errors
-
-    def resolve(self, type_name: str, obj: dict, fld: _Field, path: list) -> Any:
-        if fld.name == "__typename":
-            return type_name
-        value = obj.get(fld.name)
-        if callable(value):
-            value = value(self.args(type_name, fld))
-        return self.complete(self.schema[type_name][fld.name], value, fld, path)
-
-    def complete(self, type_ref: str, value: Any, fld: _Field, path: list) -> Any:
-        if value is None:
-            if type_ref.endswith("!"):
-                raise GraphQLError("must not be null", path=path)
-            return None
-        type_ref = type_ref.rstrip("!")
-        if type_ref.startswith("["):
-            return [self.complete(type_ref[1:-1], v, fld, path + [i]) for i, v in enumerate(value)]
-        if type_ref not in self.schema:
-            return value
-        return {sub.alias or sub.name: self.resolve(type_ref, value, sub, path + [sub.alias or sub.name])
-                for sub in self.collect(type_ref, fld.selections)}
-
-
-def _choose_operation(doc: _Document, name: Optional[str]) -> _Operation:
-    if name:
-        for op in doc.operations:
-            if op.name == name:
-                return op
-        raise GraphQLError(f'operation {name} not found', "input")
-    if len(doc.operations) > 1:
-        raise GraphQLError("operation name is required when the document has several operations", "input")
-    return doc.operations[0]
-
-
-def execute_graphql(schema: dict, roots: dict, query: str, variables: Optional[dict],
-                    operation_name: Optional[str]) -> tuple:
-    """Parse, validate and run ``query``; return ``(http_status, response_dict)`` like gqlgen."""
-    try:
-        doc = _Parser(query or "").document()
-        errors = _Validator(schema, doc).run()
-        if errors:
-            raise errors[0] if len(errors) == 1 else _Multi(errors)
-        op = _choose_operation(doc, operation_name)
-        executor = _Executor(schema, doc, {})
-        executor.coerce_variables(op, variables or {})
-        root_type = "Query" if op.kind == "query" else "Mutation"
-        executor.precheck(root_type, op.selections)
-    except _Multi as multi:
-        return 422, {"errors": [e.to_json(query) for e in multi.errors], "data": None}
-    except GraphQLError as exc:
-        return 422, {"errors": [exc.to_json(query)], "data": None}
-    data, errors = executor.run(root_type, roots[root_type], op.selections)
-    if errors:
-        return 200, {"errors": [e.to_json(query) for e in errors], "data": data}
-    return 200, {"data": data}
-
-
-class _Multi(Exception):
-    def __init__(self, errors: list):
-        super().__init__(errors[0].message)
-        self.errors = errors
+    base: str
 
 
 # --------------------------------------------------------------------------------------------
@@ -908,6 +108,15 @@ fragment SyncScene on Scene {
   stash_ids { endpoint stash_id }
 }
 """
+
+# pkg/sqlite/scene.go sceneSortOptions (CVE-2024-32231 whitelist); "random_<seed>" is accepted too.
+_SORTS = {"bitrate", "created_at", "code", "date", "file_count", "filesize", "duration", "file_mod_time",
+          "framerate", "group_scene_number", "id", "interactive", "interactive_speed", "last_o_at",
+          "last_played_at", "movie_scene_number", "o_counter", "organized", "performer_count",
+          "play_count", "play_duration", "resume_time", "path", "perceptual_similarity", "random",
+          "rating", "resolution", "studio", "tag_count", "title", "updated_at", "performer_age"}
+
+_FILTERS = {"id", "title", "organized", "rating100", "performers", "studios", "tags", "updated_at", "created_at"}
 
 _SCENE_KEYS = {"title", "details", "date", "studio", "performers", "tags", "files", "code", "urls",
                "rating100", "organized", "groups", "director", "stash_ids", "created_at", "updated_at"}
@@ -988,18 +197,24 @@ class FakeStash:
     """An in-memory Stash behind a real HTTP server; see the module docstring for what is emulated."""
 
     def __init__(self, api_key: str = "", require_auth: bool = False, tz_offset: str = "+02:00",
-                 version: str = "v0.30.1", supports_groups: bool = True, refresh_cookies: bool = False,
-                 config_dir: Optional[str] = None, clock: Callable[[], float] = time.time):
+                 version: Optional[str] = None, schema_dir: stash_schema.SchemaSource = None,
+                 refresh_cookies: bool = False, config_dir: Optional[str] = None,
+                 clock: Callable[[], float] = time.time):
+        """``schema_dir``: a release folder of ``../shared/stash-schema`` to serve instead of the subset.
+
+        ``version`` defaults to the release folder's name (``v0.25.1``), else ``v0.30.1``.
+        """
         self.api_key = api_key
         self.require_auth = require_auth
-        self.version = version
-        self.supports_groups = supports_groups
+        self.schema_dir = Path(schema_dir) if schema_dir is not None else None
+        self.version = version or _default_version(self.schema_dir)
         self.refresh_cookies = refresh_cookies
         self.latency = 0.0
         self._tz, self._zulu = _parse_offset(tz_offset)
         self._clock = clock
         self._lock = threading.RLock()
-        self._schema = _schema(supports_groups)
+        self._endpoint = Endpoint(stash_schema.load_schema(self.schema_dir), self._resolve_field)
+        self._resolvers = _bound_resolvers(self)
         self._config_dir = config_dir
         self._own_config_dir: Optional[str] = None
         self._reset_data()
@@ -1008,6 +223,11 @@ class FakeStash:
         self._thread: Optional[threading.Thread] = None
         self._conns: set = set()
         self._port = 0
+
+    @property
+    def supports_groups(self) -> bool:
+        """Whether the served schema has ``Scene.groups`` (Stash v0.27 and newer)."""
+        return "groups" in self._endpoint.schema.type_map["Scene"].fields  # type: ignore[union-attr]
 
     def _reset_data(self) -> None:
         self._scenes: dict = {}
@@ -1302,6 +522,8 @@ class FakeStash:
         extra = ("groups { group { id name } scene_index }" if self.supports_groups
                  else "movies { movie { id name } scene_index }")
         response = self.graphql(_SYNC_SCENE % extra, {"id": str(scene_id)})
+        if "errors" in response:
+            raise RuntimeError(f"fake Stash could not read scene {scene_id}: {response['errors']}")
         return response["data"]["findScene"]
 
     def scene_ids(self) -> list:
@@ -1384,57 +606,112 @@ class FakeStash:
 
     def _execute(self, query: str, variables: Optional[dict], operation_name: Optional[str],
                  base: str) -> tuple:
-        roots = {"Query": self._query_root(base), "Mutation": self._mutation_root(base)}
-        return execute_graphql(self._schema, roots, query, variables, operation_name)
+        return self._endpoint.answer(query, variables, operation_name, _Request(base))
 
-    def _query_root(self, base: str) -> dict:
-        return {
-            "findScene": lambda a: self._find_scene(a, base),
-            "findScenes": lambda a: self._find_scenes(a, base),
-            "findPerformer": lambda a: self._lookup(self._performers, a, lambda p: self._performer_view(p, base)),
-            "findStudio": lambda a: self._lookup(self._studios, a, lambda s: self._studio_view(s, base)),
-            "findTag": lambda a: self._lookup(self._tags, a, self._tag_view),
-            "version": {"version": self.version, "hash": "f4k3574sh", "build_time": "2025-01-01 00:00:00"},
-            "configuration": {"general": {"apiKey": self.api_key}, "plugins": self._plugins_config},
-        }
+    def add_resolver(self, type_name: str, field_name: str, resolver: Callable[[Any, dict, Any], Any]) -> None:
+        """Resolve ``type_name.field_name`` with ``resolver(parent, args, request)``, for behaviour that lives
+        outside the fake (e.g. ``runPluginOperation`` handing the call to a Stash host); it wins over a method."""
+        self._resolvers[(type_name, field_name)] = resolver
 
-    def _mutation_root(self, base: str) -> dict:
-        return {"sceneUpdate": lambda a: self._scene_update(a["input"], base),
-                "configurePlugin": self._configure_plugin}
+    def _resolve_field(self, parent: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+        """graphql-core's field resolver: a marked method, else the view's key, else an error naming the field."""
+        where = (info.parent_type.name, info.field_name)
+        resolver = self._resolvers.get(where)
+        if resolver is not None:
+            return resolver(parent, args, info.context)
+        if isinstance(parent, dict) and info.field_name in parent:
+            return parent[info.field_name]
+        raise GraphQLError(f"the fake Stash does not implement {where[0]}.{where[1]} "
+                           "(add it: see plexsync/sandbox/fake_stash.py)")
 
-    def _lookup(self, table: dict, args: dict, view: Callable) -> Optional[dict]:
+    # -- resolvers: Query -------------------------------------------------------------------
+
+    @resolves("Query", "findScene")
+    def _find_scene(self, parent: None, args: dict, request: _Request) -> Optional[dict]:
         with self._lock:
-            key = int(args["id"]) if str(args["id"]).isdigit() else None
-            return view(key) if key in table else None
+            scene = self._scenes.get(_int_id(args.get("id")))
+            return self._scene_view(scene, request.base) if scene else None
 
-    def _plugins_config(self, args: dict) -> dict:
+    @resolves("Query", "findScenes")
+    def _find_scenes(self, parent: None, args: dict, request: _Request) -> dict:
+        with self._lock:
+            if args.get("ids") is not None or args.get("scene_ids") is not None:
+                scenes = self._by_ids([int(i) for i in (args.get("ids") or args.get("scene_ids") or [])])
+                page = scenes
+            else:
+                scenes = self._filtered(args.get("scene_filter") or {})
+                scenes = _search(scenes, (args.get("filter") or {}).get("q"))
+                scenes = self._sorted(scenes, args.get("filter") or {})
+                page = _page(scenes, args.get("filter") or {})
+            return {"count": len(scenes), "scenes": [self._scene_view(s, request.base) for s in page],
+                    "duration": sum(s.files[0]["duration"] for s in scenes if s.files),
+                    "filesize": float(sum(s.files[0]["size"] for s in scenes if s.files))}
+
+    @resolves("Query", "findPerformer")
+    def _find_performer(self, parent: None, args: dict, request: _Request) -> Optional[dict]:
+        with self._lock:
+            pid = _int_id(args["id"])
+            return self._performer_view(pid, request.base) if pid in self._performers else None
+
+    @resolves("Query", "findStudio")
+    def _find_studio(self, parent: None, args: dict, request: _Request) -> Optional[dict]:
+        with self._lock:
+            sid = _int_id(args["id"])
+            return self._studio_view(sid, request.base) if sid in self._studios else None
+
+    @resolves("Query", "findTag")
+    def _find_tag(self, parent: None, args: dict, request: _Request) -> Optional[dict]:
+        with self._lock:
+            tid = _int_id(args["id"])
+            return self._tag_view(tid) if tid in self._tags else None
+
+    @resolves("Query", "version")
+    def _version(self, parent: None, args: dict, request: _Request) -> dict:
+        return {"version": self.version, "hash": "f4k3574sh", "build_time": "2025-01-01 00:00:00"}
+
+    @resolves("Query", "configuration")
+    def _configuration(self, parent: None, args: dict, request: _Request) -> dict:
+        return {"general": {"apiKey": self.api_key}}
+
+    @resolves("ConfigResult", "plugins")
+    def _plugins_config(self, parent: dict, args: dict, request: _Request) -> dict:
         with self._lock:
             include = args.get("include")
             return {pid: dict(values) for pid, values in self._settings.items()
                     if include is None or pid in include}
 
-    def _configure_plugin(self, args: dict) -> dict:
+    @resolves("Studio", "parent_studio")
+    def _parent_studio(self, parent: dict, args: dict, request: _Request) -> Optional[dict]:
+        with self._lock:
+            return self._studio_view(self._studios[int(parent["id"])]["parent"], request.base)
+
+    @resolves("Studio", "child_studios")
+    def _child_studios(self, parent: dict, args: dict, request: _Request) -> list:
+        with self._lock:
+            sid = int(parent["id"])
+            return [self._studio_view(c, request.base) for c, s in self._studios.items() if s["parent"] == sid]
+
+    # -- resolvers: Mutation ----------------------------------------------------------------
+
+    @resolves("Mutation", "configurePlugin")
+    def _configure_plugin(self, parent: None, args: dict, request: _Request) -> dict:
         self.set_plugin_settings(args["plugin_id"], args["input"])
         return self.plugin_settings(args["plugin_id"]) or {}
 
-    def _scene_update(self, data: dict, base: str) -> dict:
+    @resolves("Mutation", "sceneUpdate")
+    def _scene_update(self, parent: None, args: dict, request: _Request) -> dict:
+        data = args["input"]
         with self._lock:
-            scene = self._scenes.get(int(data["id"])) if data["id"].isdigit() else None
+            scene = self._scenes.get(_int_id(data["id"]))
             if scene is None:
                 raise GraphQLError(f"scene with id {data['id']} not found")
             changes = _scene_input_changes(data)
-            if "cover_image" in data and data["cover_image"]:
+            if data.get("cover_image"):
                 scene.screenshot = _decode_image(data["cover_image"])
             self.update_scene(scene.id, **changes)
-            return self._scene_view(scene, base)
+            return self._scene_view(scene, request.base)
 
-    # -- views -------------------------------------------------------------------------------
-
-    def _find_scene(self, args: dict, base: str) -> Optional[dict]:
-        with self._lock:
-            sid = args.get("id")
-            scene = self._scenes.get(int(sid)) if sid is not None and sid.isdigit() else None
-            return self._scene_view(scene, base) if scene else None
+    # -- views: objects as the dicts their fields are read from ------------------------------
 
     def _scene_view(self, scene: _Scene, base: str) -> dict:
         index = [{"group": self._group_view(g), "scene_index": i} for g, i in scene.groups]
@@ -1465,16 +742,7 @@ class FakeStash:
             return None
         studio = self._studios[sid]
         return {"id": str(sid), "name": studio["name"], "details": None,
-                "parent_studio": lambda _args: self._related_studios(studio["parent"], None, base),
-                "child_studios": lambda _args: self._related_studios(None, sid, base),
                 "image_path": f"{base}/studio/{sid}/image?t={studio['t']}"}
-
-    def _related_studios(self, parent: Optional[int], child_of: Optional[int], base: str) -> Any:
-        """Resolved lazily: parent and child links would otherwise recurse forever."""
-        with self._lock:
-            if child_of is None:
-                return self._studio_view(parent, base)
-            return [self._studio_view(c, base) for c, s in self._studios.items() if s["parent"] == child_of]
 
     def _performer_view(self, pid: int, base: str) -> dict:
         p = self._performers[pid]
@@ -1489,20 +757,6 @@ class FakeStash:
 
     # -- findScenes ------------------------------------------------------------------------
 
-    def _find_scenes(self, args: dict, base: str) -> dict:
-        with self._lock:
-            if args.get("ids") is not None or args.get("scene_ids") is not None:
-                scenes = self._by_ids([int(i) for i in (args.get("ids") or args.get("scene_ids") or [])])
-                page = scenes
-            else:
-                scenes = self._filtered(args.get("scene_filter") or {})
-                scenes = _search(scenes, (args.get("filter") or {}).get("q"))
-                scenes = self._sorted(scenes, args.get("filter") or {})
-                page = _page(scenes, args.get("filter") or {})
-            return {"count": len(scenes), "scenes": [self._scene_view(s, base) for s in page],
-                    "duration": sum(s.files[0]["duration"] for s in scenes if s.files),
-                    "filesize": float(sum(s.files[0]["size"] for s in scenes if s.files))}
-
     def _by_ids(self, ids: list) -> list:
         for sid in ids:
             if sid not in self._scenes:
@@ -1510,6 +764,9 @@ class FakeStash:
         return [self._scenes[sid] for sid in ids]
 
     def _filtered(self, scene_filter: dict) -> list:
+        unknown = sorted(set(scene_filter) - _FILTERS)
+        if unknown:  # the release schemas accept many more criteria than the fake implements
+            raise GraphQLError(f"the fake Stash does not implement scene_filter.{unknown[0]}")
         return [s for s in self._scenes.values()
                 if all(self._matches(s, key, crit) for key, crit in scene_filter.items() if crit is not None)]
 
@@ -1526,7 +783,7 @@ class FakeStash:
         if key == "studios":
             have = {scene.studio} if scene.studio else set()
             return _multi_match(have, crit, lambda ids: self._studio_tree(ids, crit.get("depth")))
-        return _multi_match(set(getattr(scene, key)), crit, None)
+        return _multi_match(set(getattr(scene, key)), crit, None)  # performers, tags
 
     def _studio_tree(self, ids: set, depth: Optional[int]) -> set:
         out, frontier, level = set(ids), set(ids), 0
@@ -1612,6 +869,9 @@ class FakeStash:
         if not isinstance(payload, dict):
             message = "json body could not be decoded: invalid request body"
             return 400, "application/json", _dumps({"errors": [{"message": message}], "data": None})
+        if not _decodable(payload):
+            message = "json body could not be decoded: query and operationName must be strings, variables an object"
+            return 400, "application/json", _dumps({"errors": [{"message": message}], "data": None})
         base = "http://" + (handler.headers.get("Host") or f"127.0.0.1:{self.port}")
         status, response = self._execute(payload.get("query") or "", payload.get("variables"),
                                          payload.get("operationName") or None, base)
@@ -1641,6 +901,30 @@ class FakeStash:
                 self._cookies.append(self._mint_cookie())
                 return True, {"Set-Cookie": f"session={self._cookies[-1]}; Path=/"}
         return valid or not self.require_auth, {}
+
+
+def _default_version(schema_dir: Optional[Path]) -> str:
+    """A release folder's name when it is a tagged release, else the newest release this project knows."""
+    if schema_dir is not None and stash_schema.release_version(schema_dir):
+        return schema_dir.name
+    return "v0.30.1"
+
+
+def _bound_resolvers(stash: "FakeStash") -> dict:
+    """``{(type, field): bound method}`` for every method marked with :func:`resolves`."""
+    found = {}
+    for klass in reversed(type(stash).__mro__):
+        for member in vars(klass).values():
+            where = getattr(member, "resolves", None)
+            if where is not None:
+                found[where] = member.__get__(stash)
+    return found
+
+
+def _int_id(value: Any) -> Optional[int]:
+    """An ID argument as Stash's integer key; None when it is not one (Stash then finds nothing)."""
+    text = str(value) if value is not None else ""
+    return int(text) if text.isdigit() else None
 
 
 def _scene_input_changes(data: dict) -> dict:
@@ -1742,13 +1026,20 @@ def _json_body(body: bytes) -> Any:
         return None
 
 
+def _decodable(payload: dict) -> bool:
+    """Whether gqlgen's ``graphql.RawParams`` could hold the body (its fields are typed)."""
+    return (isinstance(payload.get("query") or "", str) and isinstance(payload.get("operationName") or "", str)
+            and isinstance(payload.get("variables") or {}, dict))
+
+
 def _operation_name(payload: Any) -> Optional[str]:
     """The operationName sent, else the name of the document's first operation."""
     if not isinstance(payload, dict):
         return None
     if payload.get("operationName"):
-        return payload["operationName"]
-    match = re.search(r"\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)", payload.get("query") or "")
+        return str(payload["operationName"])
+    query = payload.get("query")
+    match = re.search(r"\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)", query if isinstance(query, str) else "")
     return match.group(1) if match else None
 
 

@@ -1,8 +1,8 @@
 """Runs Stash plugins the way Stash v0.30.1 does, for tests (docs/stash-plugin-protocol.md §1-§3, §7).
 
 Loading: every ``*.yml`` under the plugins folder (recursive, lexical, following symlinks), id =
-file stem, strict keys like go-yaml's ``UnmarshalStrict``. Spawning: ``exec + execArgs``,
-``python``/``python3`` replaced by the host's interpreter with the plugin folder's parent appended to
+file stem, decoded strictly like go-yaml's ``UnmarshalStrict`` (``manifest.py``). Spawning:
+``exec + execArgs``, ``python``/``python3`` replaced by the host's interpreter with the plugin folder's parent appended to
 PYTHONPATH, ``{pluginDir}`` substituted, cwd never the plugin folder. stdin: the PluginInput JSON
 encoded byte-for-byte as Go's ``encoding/json`` would, then closed. stdout: read to EOF (so a
 grandchild holding the pipe blocks, as in Stash), then decoded by Stash's PluginOutput rules.
@@ -30,7 +30,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
-from plexsync.sandbox import miniyaml
+from plexsync.sandbox.manifest import ManifestError, load_manifest
 
 __all__ = ["StashHost", "PluginResult", "RunningPlugin", "Plugin", "ManifestError", "HostError",
            "PluginStartError", "GoStruct", "go_json", "load_manifest", "decode_plugin_output",
@@ -113,12 +113,8 @@ def _as_struct(value: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# Strict manifest loading (pkg/plugin/config.go, go-yaml v2 UnmarshalStrict)
+# Errors (strict manifest loading itself is manifest.py)
 # --------------------------------------------------------------------------------------------
-
-class ManifestError(ValueError):
-    """A plugin YAML that Stash would refuse to load (the message names the file)."""
-
 
 class HostError(LookupError):
     """A request the host cannot serve: unknown plugin or task, or a disabled plugin."""
@@ -126,146 +122,6 @@ class HostError(LookupError):
 
 class PluginStartError(RuntimeError):
     """The plugin process could not be started (Stash skips the remaining hooks of the event)."""
-
-
-@dataclass(frozen=True)
-class _Struct:
-    name: str
-    fields: dict
-
-
-@dataclass(frozen=True)
-class _ListOf:
-    item: Any
-
-
-@dataclass(frozen=True)
-class _MapOf:
-    item: Any
-
-
-_STR, _PSTR, _STRS, _STRMAP = "string", "*string", "[]string", "map[string]string"
-_OPERATION = {"name": _STR, "description": _STR, "execArgs": _STRS, "defaultArgs": _STRMAP}
-_HOOK = _Struct("plugin.HookConfig", {**_OPERATION, "triggeredBy": _STRS})
-_TASK = _Struct("plugin.OperationConfig", _OPERATION)
-_SETTING = _Struct("plugin.SettingConfig", {"displayName": _STR, "description": _STR, "type": _STR})
-_CSP = _Struct("plugin.PluginCSP", {"script-src": _STRS, "style-src": _STRS, "connect-src": _STRS})
-_UI = _Struct("plugin.UIConfig", {"requires": _STRS, "javascript": _STRS, "css": _STRS,
-                                  "assets": _STRMAP, "csp": _CSP})
-_CONFIG = _Struct("plugin.Config", {
-    "name": _STR, "description": _PSTR, "url": _PSTR, "version": _PSTR, "exec": _STRS, "interface": _STR,
-    "errLog": _STR, "tasks": _ListOf(_TASK), "hooks": _ListOf(_HOOK), "settings": _MapOf(_SETTING), "ui": _UI,
-})
-_INTERFACES = {"raw", "rpc", "js"}
-_SETTING_TYPES = {"STRING", "NUMBER", "BOOLEAN"}
-
-
-def _zero(spec: Any) -> Any:
-    if spec == _STR:
-        return ""
-    if spec in (_STRS,) or isinstance(spec, _ListOf):
-        return []
-    if spec == _STRMAP or isinstance(spec, _MapOf):
-        return {}
-    if isinstance(spec, _Struct):
-        return {key: _zero(sub) for key, sub in spec.fields.items()}
-    return None
-
-
-def _describe(node: miniyaml.Node) -> str:
-    if isinstance(node, miniyaml.Scalar):
-        return f"{node.tag} `{node.text}`"
-    return node.tag
-
-
-class _Decoder:
-    """Decodes composed YAML into the plugin config, collecting go-yaml style errors."""
-
-    def __init__(self) -> None:
-        self.errors: list = []
-
-    def fail(self, node: miniyaml.Node, message: str) -> None:
-        self.errors.append(f"line {node.line}: {message}")
-
-    def decode(self, node: miniyaml.Node, spec: Any) -> Any:
-        if isinstance(node, miniyaml.Scalar) and node.value is None and not node.quoted:
-            return None if spec in (_PSTR, _UI, _CSP) else _zero(spec)
-        if spec in (_STR, _PSTR):
-            return self.scalar(node, spec)
-        if spec == _STRS or isinstance(spec, _ListOf):
-            return self.sequence(node, _STR if spec == _STRS else spec.item, spec)
-        if spec == _STRMAP or isinstance(spec, _MapOf):
-            return self.mapping(node, _STR if spec == _STRMAP else spec.item, spec)
-        return self.struct(node, spec)
-
-    def scalar(self, node: miniyaml.Node, spec: str) -> Optional[str]:
-        if not isinstance(node, miniyaml.Scalar):
-            self.fail(node, f"cannot unmarshal {node.tag} into string")
-            return None if spec == _PSTR else ""
-        return node.text  # go-yaml keeps the literal text: 1.10 stays "1.10", yes stays "yes"
-
-    def sequence(self, node: miniyaml.Node, item: Any, spec: Any) -> list:
-        if not isinstance(node, miniyaml.Seq):
-            self.fail(node, f"cannot unmarshal {_describe(node)} into {_go_type(spec)}")
-            return []
-        return [self.decode(child, item) for child in node.items]
-
-    def mapping(self, node: miniyaml.Node, item: Any, spec: Any) -> dict:
-        if not isinstance(node, miniyaml.Map):
-            self.fail(node, f"cannot unmarshal {_describe(node)} into {_go_type(spec)}")
-            return {}
-        return {key.text: self.decode(value, item) for key, value in node.pairs}
-
-    def struct(self, node: miniyaml.Node, spec: _Struct) -> dict:
-        out = _zero(spec)
-        if not isinstance(node, miniyaml.Map):
-            self.fail(node, f"cannot unmarshal {_describe(node)} into {spec.name}")
-            return out
-        for key, value in node.pairs:
-            if key.text not in spec.fields:
-                self.fail(key, f"field {key.text} not found in type {spec.name}")
-                continue
-            out[key.text] = self.decode(value, spec.fields[key.text])
-        return out
-
-
-def _go_type(spec: Any) -> str:
-    if isinstance(spec, _ListOf):
-        return f"[]{spec.item.name}"
-    if isinstance(spec, _MapOf):
-        return f"map[string]{spec.item.name}"
-    return spec
-
-
-def load_manifest(path: str) -> dict:
-    """Load one plugin YAML strictly; return the full config (every key, zero values filled in)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            node = miniyaml.compose(handle.read())
-    except (OSError, UnicodeDecodeError, miniyaml.YAMLError) as exc:
-        raise ManifestError(f"{path}: yaml: {exc}") from exc
-    decoder = _Decoder()
-    config = decoder.decode(node, _CONFIG) or _zero(_CONFIG)
-    if decoder.errors:
-        raise ManifestError(f"{path}: yaml: unmarshal errors:\n  " + "\n  ".join(decoder.errors))
-    _validate(path, config)
-    return config
-
-
-def _validate(path: str, config: dict) -> None:
-    """config.go: interface defaults to raw and must be raw|rpc|js; setting types are uppercase."""
-    config["interface"] = config["interface"] or "raw"
-    if config["interface"] not in _INTERFACES:
-        raise ManifestError(f"{path}: invalid interface type {config['interface']}")
-    for key, setting in config["settings"].items():
-        setting = setting if setting is not None else _zero(_SETTING)
-        setting["type"] = setting["type"] or "STRING"
-        config["settings"][key] = setting
-        if setting["type"] not in _SETTING_TYPES:
-            raise ManifestError(f"{path}: invalid setting type {setting['type']} for setting {key}"
-                                " (must be STRING, NUMBER or BOOLEAN)")
-    config["tasks"] = [t if t is not None else _zero(_TASK) for t in config["tasks"]]
-    config["hooks"] = [h if h is not None else _zero(_HOOK) for h in config["hooks"]]
 
 
 def _walk_yml(root: str) -> list:

@@ -3,6 +3,10 @@
 Used by the end-to-end tests, the benchmarks and the demo. Stash sees the library under
 ``/data/videos`` and Plex under ``/media/videos`` (the Docker layout the README describes), joined by a
 ``path_map`` rule, so every test exercises path mapping.
+
+The fake Stash serves the newest Stash release's own schema when ``../shared/stash-schema`` is next
+to the repository, else the project's subset SDL (``stash_schema.py``); ``stash_options`` can choose
+another release (``schema_dir``) or any other FakeStash option.
 """
 
 import os
@@ -16,6 +20,7 @@ from typing import Optional
 
 from plexsync.protocol import ServerConnection
 from plexsync.sandbox.fake_plex import FakePlex
+from plexsync.sandbox import stash_schema
 from plexsync.sandbox.plex_collections import PlexCollections
 from plexsync.sandbox.fake_stash import FakeStash
 
@@ -33,7 +38,7 @@ class Sandbox:
         self.root = Path(root or self._tmp.name)
         self.plex = FakePlex(token=PLEX_TOKEN, latency=plex_latency)
         self.collections = PlexCollections(self.plex)
-        self.stash = FakeStash(**(stash_options or {}))
+        self.stash = FakeStash(**{"schema_dir": stash_schema.newest_release(), **(stash_options or {})})
         self.plugins_dir = self.root / "plugins"
         self.plugin_dir = self.plugins_dir / "PlexSync"
         self.extra_settings = settings or {}
