@@ -77,15 +77,11 @@ class BulkSync:
         return self.counts
 
     def _prepare(self) -> None:
-        """One Shaping for the whole run; the sections' collections listed once for first-sight claims."""
+        """One Shaping for the whole run; collections are listed afresh when the first new title needs it."""
         syncer = self.runtime.delivery.syncer
         self.shaping = syncer.shaping()
-        if not self.runtime.settings.collection_sources or self.runtime.delivery.blocked_until() is not None:
-            return
-        try:
-            syncer.extras.collections.preload([section.key for section in self.runtime.index.sections])
-        except PlexSyncError as exc:
-            log.debug("collections not listed before the run (%s); each new title is looked up", exc)
+        if syncer.extras:
+            syncer.extras.collections.forget_listings()
 
     def _sync_page(self, scenes: list, fetched_at: float, page: int, total: int) -> None:
         syncer = self.runtime.delivery.syncer

@@ -66,18 +66,13 @@ class CollectionSync:
 
     def __init__(self, stash: StashClient, plex: PlexClient, records: CollectionRecords, scenes: SyncRecords) -> None:
         self.stash, self.client, self.records, self.scenes = stash, CollectionsClient(plex), records, scenes
-        self._listings: dict = {}  # section -> {lower title: PlexCollection}, for the current pass or bulk run
+        self._listings: dict = {}  # section -> {lower title: PlexCollection}: listed when first needed, kept until a pass
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ while scenes are written
 
-    def preload(self, sections: list) -> None:
-        """List every section's collections once (a bulk sync claims many titles)."""
-        for section in sections:
-            self._listing(section, refresh=True)
-
     def forget_listings(self) -> None:
-        """Drop listings kept for a bulk run or a pass."""
+        """Drop the listings kept since the last pass (a bulk run starts afresh)."""
         with self._lock:
             self._listings.clear()
 

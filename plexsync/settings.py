@@ -66,7 +66,7 @@ class Settings(BaseModel):
     only_organized: bool = False
     skip_scene_tags: str = ""
     missing_in_plex: Literal["retry", "ignore"] = "retry"
-    title_template: str = "{title}"
+    title_template: str = titles.DEFAULT_TEMPLATE
 
     @field_validator("plex_url")
     @classmethod
@@ -98,7 +98,7 @@ class Settings(BaseModel):
     @field_validator("title_template")
     @classmethod
     def _check_title_template(cls, value: str) -> str:
-        return titles.check(value.strip() or "{title}")
+        return titles.check(value.strip() or titles.DEFAULT_TEMPLATE)
 
     @property
     def collection_sources(self) -> tuple:

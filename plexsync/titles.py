@@ -11,6 +11,14 @@ import re
 from typing import Optional
 
 FIELDS = ("title", "studio", "date", "code", "performers")
+
+
+def placeholder(name: str) -> str:
+    """``{name}``: how a template names a field."""
+    return "{" + name + "}"
+
+
+DEFAULT_TEMPLATE = placeholder("title")
 _PART = re.compile(r"\{([^{}]*)\}")
 _PAIRS = {"(": ")", "[": "]", "{": "}", "<": ">"}
 

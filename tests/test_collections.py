@@ -10,6 +10,7 @@ from helpers import wait_for
 from plexsync.sandbox.world import PLEX_ROOT
 
 COVER = b"\xff\xd8\xff\xe0 group cover %d"
+CONNECT = ["/", "/library", "/library/sections"]  # a task's first Plex requests: connect, list the libraries
 LOGO = b"\x89PNG studio logo %d"
 
 
@@ -56,7 +57,7 @@ def test_groups_become_collections_with_cover_synopsis_and_order_set_once(sandbo
     sandbox.plex.reset_log()
     again = host.run_task_by_mode("PlexSync", "sync_all").output
     assert again["synced"] == 0 and again["collections"] == {"updated": 0, "unchanged": 0, "deleted": 0, "failed": 0}
-    assert sandbox.plex.requests == []
+    assert [r.path for r in sandbox.plex.requests] == CONNECT  # nothing per scene, nothing per collection
 
 
 def test_a_new_group_cover_reaches_plex_through_the_hook_with_no_scene_write(sandbox, host):
