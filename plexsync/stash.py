@@ -118,18 +118,17 @@ class StashClient:
 
     def groups(self, ids: list) -> list:
         """Groups by id: ``{id, name, synopsis, front_image_path}`` (missing ids are left out)."""
-        found = []
-        for start in range(0, len(ids), 500):
-            chunk = [str(i) for i in ids[start:start + 500]]
-            found += self.query(GROUPS_QUERY, {"ids": chunk}, "CollectionGroups")["findMovies"]["movies"]
-        return found
+        return self._by_ids(GROUPS_QUERY, "CollectionGroups", ("findMovies", "movies"), ids)
 
     def studios(self, ids: list) -> list:
         """Studios by id: ``{id, name, details, image_path}`` (missing ids are left out)."""
+        return self._by_ids(STUDIOS_QUERY, "CollectionStudios", ("findStudios", "studios"), ids)
+
+    def _by_ids(self, query: str, operation: str, path: tuple, ids: list) -> list:
         found = []
         for start in range(0, len(ids), 500):
-            chunk = [str(i) for i in ids[start:start + 500]]
-            found += self.query(STUDIOS_QUERY, {"ids": chunk}, "CollectionStudios")["findStudios"]["studios"]
+            data = self.query(query, {"ids": [str(i) for i in ids[start:start + 500]]}, operation)
+            found += data[path[0]][path[1]]
         return found
 
     def tag_tree(self, per_page: int = 1000) -> list:

@@ -114,11 +114,9 @@ class Syncer:
     def write(self, scene: dict, fetched_at: float, job: Optional[Job] = None) -> Outcome:
         """Bring the scene's Plex item to the desired state (a no-op when nothing changed)."""
         scene_id, title = int(scene["id"]), scene.get("title") or ""
-        if not scene_files(scene):
-            return Outcome("skipped", scene_id, title, detail="the scene has no files, so nothing to match in Plex")
-        reason = skip_reason(scene, self.settings)
+        reason = self._skipped(scene)
         if reason:
-            return Outcome("skipped", scene_id, title, detail=f"{reason}; left as it is in Plex")
+            return Outcome("skipped", scene_id, title, detail=reason)
         shaping = self.shaping()
         desired = desired_state(scene, self.settings, shaping)
         record = self.records.get(scene_id)
@@ -132,6 +130,27 @@ class Syncer:
             self.records.save(replace(record, fetched_at=fetched_at, written=written), wrote=False)
             return Outcome("unchanged", scene_id, title, record.rating_key)
         match, item = self._resolve(scene, job)
+        params, owned = self._apply(desired, item, record, match, images)
+        section = int(item.librarySectionID or 0)
+        owned.update(updated_at=scene.get("updated_at"), image_hash=_image_hash(images, record),
+                     sources=_sources(scene, shaping), section=section, **({"groups": desired.groups} if desired.groups else {}))
+        self.records.save(SyncRecord(scene_id, match.rating_key, match.plex_file, fetched_at, self.clock(), desired.fingerprint, owned))
+        self._after_write(scene_id, section, record, owned)
+        detail = describe(params) + (", " + " and ".join(images[1]) if images else "")
+        confidence = {LOW: " (low-confidence match: same file name and size)",
+                      GUID: " (matched by the provider's guid)"}.get(match.confidence, "")
+        return Outcome("synced", scene_id, title, match.rating_key, detail.strip(", ") + confidence)
+
+    def _skipped(self, scene: dict) -> Optional[str]:
+        """Why the scene is not written: no files, or settings that keep it out of Plex."""
+        if not scene_files(scene):
+            return "the scene has no files, so nothing to match in Plex"
+        reason = skip_reason(scene, self.settings)
+        return f"{reason}; left as it is in Plex" if reason else None
+
+    def _apply(self, desired: Desired, item, record: Optional[SyncRecord], match, images: Optional[tuple]) -> tuple:
+        """Claim the scene's collections, upload changed images, send the one edit: (params sent, values
+        now PlexSync's)."""
         section = int(item.librarySectionID or 0)
         if self.extras and desired.collections and section:
             self.extras.collections.claim(section, desired.collections)
@@ -141,14 +160,7 @@ class Syncer:
             params[LOCK_FIELD[kind]] = 1  # lock after upload so an agent refresh keeps it
         if params:
             self.plex.edit(item, params)
-        owned.update(updated_at=scene.get("updated_at"), image_hash=_image_hash(images, record),
-                     sources=_sources(scene, shaping), section=section, **({"groups": desired.groups} if desired.groups else {}))
-        self.records.save(SyncRecord(scene_id, match.rating_key, match.plex_file, fetched_at, self.clock(), desired.fingerprint, owned))
-        self._after_write(scene_id, section, record, owned)
-        detail = describe(params) + (", " + " and ".join(images[1]) if images else "")
-        confidence = {LOW: " (low-confidence match: same file name and size)",
-                      GUID: " (matched by the provider's guid)"}.get(match.confidence, "")
-        return Outcome("synced", scene_id, title, match.rating_key, detail.strip(", ") + confidence)
+        return params, owned
 
     def _after_write(self, scene_id: int, section: int, record: Optional[SyncRecord], owned: dict) -> None:
         """Collections the scene joined, left or moved in wait for the next pass; it is no longer missing."""

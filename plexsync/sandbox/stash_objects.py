@@ -103,24 +103,23 @@ class StashObjects:
 
     @resolves("Query", "findMovies")
     def _find_movies(self, parent: None, args: dict, request) -> dict:
-        self._no_filter(args.get("movie_filter"), "movie_filter")
-        with self._lock:
-            found = self._listed(self._groups, args)
-            return {"count": len(found[0]), "movies": [self._group_view(g, request.base) for g in found[1]]}
+        return self._find(self._groups, args, "movie_filter", "movies", lambda g: self._group_view(g, request.base))
 
     @resolves("Query", "findStudios")
     def _find_studios(self, parent: None, args: dict, request) -> dict:
-        self._no_filter(args.get("studio_filter"), "studio_filter")
-        with self._lock:
-            found = self._listed(self._studios, args)
-            return {"count": len(found[0]), "studios": [self._studio_view(s, request.base) for s in found[1]]}
+        return self._find(self._studios, args, "studio_filter", "studios", lambda s: self._studio_view(s, request.base))
 
     @resolves("Query", "findTags")
     def _find_tags(self, parent: None, args: dict, request) -> dict:
-        self._no_filter(args.get("tag_filter"), "tag_filter")
+        return self._find(self._tags, args, "tag_filter", "tags", self._tag_view)
+
+    def _find(self, table: dict, args: dict, filter_name: str, key: str, view) -> dict:
+        """``{count, <key>: [...]}`` by ``ids`` and ``filter`` (sorted by id, paged as Stash pages)."""
+        if args.get(filter_name):
+            raise GraphQLError(f"the fake Stash does not implement {filter_name}")
         with self._lock:
-            found = self._listed(self._tags, args)
-            return {"count": len(found[0]), "tags": [self._tag_view(t) for t in found[1]]}
+            matching, page = self._listed(table, args)
+            return {"count": len(matching), key: [view(object_id) for object_id in page]}
 
     @resolves("Tag", "parents")
     def _tag_parents(self, parent: dict, args: dict, request) -> list:
@@ -132,11 +131,6 @@ class StashObjects:
         tid = int(parent["id"])
         with self._lock:
             return [self._tag_view(t) for t, tag in self._tags.items() if tid in tag.get("parents", [])]
-
-    @staticmethod
-    def _no_filter(value: Optional[dict], name: str) -> None:
-        if value:
-            raise GraphQLError(f"the fake Stash does not implement {name}")
 
     @staticmethod
     def _listed(table: dict, args: dict) -> tuple:
