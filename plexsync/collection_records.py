@@ -63,10 +63,11 @@ class CollectionRecords:
         """Lower-cased titles of the section's collections PlexSync has seen."""
         return {row[0] for row in self.db.query("SELECT title_key FROM collections WHERE section = ?", (section,))}
 
-    def claim(self, section: int, title: str, managed: bool, rating_key: Optional[int] = None) -> None:
-        """Record a collection at first sight (the first claim wins; later ones change nothing)."""
+    def claim(self, section: int, title: str, managed: bool, rating_key: Optional[int] = None, source: str = "") -> None:
+        """Record a collection at first sight, dirty, with the Stash object behind it (the first claim wins)."""
         self.db.execute("INSERT OR IGNORE INTO collections (section, title_key, title, rating_key, managed, written, dirty) "
-                        "VALUES (?, ?, ?, ?, ?, '{}', 1)", (section, title.lower(), title, rating_key, int(managed)))
+                        "VALUES (?, ?, ?, ?, ?, ?, 1)",
+                        (section, title.lower(), title, rating_key, int(managed), json.dumps({"source": source} if source else {})))
 
     def mark_dirty(self, section: int, titles: list) -> None:
         """Ask the next collection pass to look at these collections."""

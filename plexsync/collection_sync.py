@@ -24,7 +24,7 @@ from typing import Optional
 
 from plexsync.collection_records import CollectionRecord, CollectionRecords
 from plexsync.errors import ItemMissing, PermanentError
-from plexsync.metadata import SUMMARY_MAX, CollectionRef, clean
+from plexsync.metadata import SUMMARY_MAX, clean
 from plexsync.plex import PlexClient
 from plexsync.plex_collections import CollectionsClient, moves
 from plexsync.records import SyncRecords
@@ -67,30 +67,31 @@ class CollectionSync:
     def __init__(self, stash: StashClient, plex: PlexClient, records: CollectionRecords, scenes: SyncRecords) -> None:
         self.stash, self.client, self.records, self.scenes = stash, CollectionsClient(plex), records, scenes
         self._listings: dict = {}  # section -> {lower title: PlexCollection}: listed when first needed, kept until a pass
+        self._claimed: set = set()  # (section, lower title) whose owner is settled since the last pass
+        self._marked: set = set()  # (section, lower title) marked dirty since the last pass
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ while scenes are written
 
     def forget_listings(self) -> None:
-        """Drop the listings kept since the last pass (a bulk run starts afresh)."""
+        """Drop the listings and marks kept since the last pass (a bulk run starts afresh)."""
         with self._lock:
             self._listings.clear()
+            self._claimed.clear()
+            self._marked.clear()
 
     def claim(self, section: int, refs: tuple) -> None:
         """First sight of collections a scene is about to join: whose are they? (see collection_records)."""
-        known = self.records.known(section)
-        for ref in refs:
+        fresh = [ref for ref in refs if (section, ref.title.lower()) not in self._claimed]
+        known = self.records.known(section) if fresh else set()
+        for ref in fresh:
+            self._claimed.add((section, ref.title.lower()))
             if ref.title.lower() in known:
                 continue
+            self._marked.add((section, ref.title.lower()))  # a new record starts dirty
             existing = self._find(section, ref.title)
             managed = existing is None or self._was_ours(existing.rating_key, ref.title)
-            self.records.claim(section, ref.title, managed, existing.rating_key if existing else None)
-            self._note_source(section, ref)
-
-    def _note_source(self, section: int, ref: CollectionRef) -> None:
-        record = self.records.get(section, ref.title)
-        if record is not None and not record.source:
-            self.records.save(replace(record, written={**record.written, "source": f"{ref.kind}:{ref.id}"}, dirty=True))
+            self.records.claim(section, ref.title, managed, existing.rating_key if existing else None, f"{ref.kind}:{ref.id}")
 
     def _was_ours(self, rating_key: int, title: str) -> bool:
         """An existing collection is PlexSync's if every member is an item PlexSync wrote that title to."""
@@ -102,7 +103,9 @@ class CollectionSync:
         """After a scene's write: collections it joined, left or moved in are marked for the next pass."""
         old, new = set(before.get("collection") or []), set(after.get("collection") or [])
         moved = {title for title, index in (after.get("groups") or {}).items() if (before.get("groups") or {}).get(title) != index}
-        self.records.mark_dirty(section, sorted(old ^ new | moved))
+        changed = [title for title in sorted(old ^ new | moved) if (section, title.lower()) not in self._marked]
+        self.records.mark_dirty(section, changed)
+        self._marked.update((section, title.lower()) for title in changed)
 
     def touch(self, kind: str, object_id: int) -> int:
         """A group or studio changed in Stash (cover, description, name): its collections are looked at."""
