@@ -3,8 +3,8 @@
 Built at first use: the tag hierarchy only when ``exclude_tags`` or ``label_tags`` is set (one paged
 ``findTags``), Stash's authentication only when ``sync_performer_photos`` is on. Kept for
 ``ttl`` seconds, and dropped at once when a tag changes (``invalidate``, on a tag fan-out), so a
-long-lived worker follows the hierarchy. A bulk run keeps one Shaping for the whole run, so every
-scene's fingerprint is computed the same way.
+long-lived worker follows the hierarchy. A bulk run decides which scenes changed with the Shaping it
+started with.
 """
 
 import logging
