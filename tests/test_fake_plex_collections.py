@@ -82,6 +82,10 @@ def test_poster_upload_summary_and_sort_title_edits_and_locks(plex, server, movi
     detail = server.fetchItem(held.rating_key)
     assert detail.summary == "About the studio" and detail.thumb and detail.isLocked("summary")
     assert [p.ratingKey for p in detail.posters()] == [held.selected_poster]
+    first = held.selected_poster
+    detail.uploadPoster(filepath=io.BytesIO(b"\x89PNG another logo"))
+    detail.setPoster(next(p for p in detail.posters() if p.ratingKey == first))  # selection, as plexapi sends it
+    assert held.selected_poster == first and len(held.posters) == 2
     with pytest.raises(BadRequest):
         detail.editField("tagline", "collections have no tagline")
 
