@@ -72,6 +72,8 @@ class BulkSync:
             if not scenes or page * PAGE_SIZE >= total:
                 break
             page += 1
+        if scene_filter is None:
+            self._stale_collections()
         self.counts["collections"] = self.runtime.delivery.settle_collections() or dict.fromkeys(PASS_KEYS, 0)
         self.progress(1.0)
         return self.counts
@@ -82,6 +84,17 @@ class BulkSync:
         self.shaping = syncer.shaping()
         if syncer.extras:
             syncer.extras.collections.forget_listings()
+
+    def _stale_collections(self) -> None:
+        """A full run also looks at every collection PlexSync manages: a group cover or studio description
+        changed while no hook ran (the plugin was off) is written by the pass."""
+        extras = self.runtime.delivery.syncer.extras
+        if extras is None or not self.runtime.settings.collection_sources:
+            return
+        try:
+            extras.collections.mark_stale()
+        except PlexSyncError as exc:
+            log.warning("sync_all: collections not checked against Stash (%s); reconcile checks them too", exc)
 
     def _sync_page(self, scenes: list, fetched_at: float, page: int, total: int) -> None:
         syncer = self.runtime.delivery.syncer

@@ -50,9 +50,8 @@ class WantedCollection:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def _index(written: dict, title: str) -> Optional[int]:
-    """The scene's place in the group behind ``title`` (written ``groups`` keys keep Stash's spelling)."""
-    groups = written.get("groups") or {}
+def _index(groups: dict, title: str) -> Optional[int]:
+    """The scene's place in the group behind ``title`` (``groups`` keys keep Stash's spelling)."""
     return next((index for name, index in groups.items() if name.lower() == title.lower()), None)
 
 
@@ -67,15 +66,15 @@ class CollectionSync:
     def __init__(self, stash: StashClient, plex: PlexClient, records: CollectionRecords, scenes: SyncRecords) -> None:
         self.stash, self.client, self.records, self.scenes = stash, CollectionsClient(plex), records, scenes
         self._listings: dict = {}  # section -> {lower title: PlexCollection}: listed when first needed, kept until a pass
+        self._listing_lock = threading.Lock()  # one listing per section however many threads need it
         self._claimed: set = set()  # (section, lower title) whose owner is settled since the last pass
         self._marked: set = set()  # (section, lower title) marked dirty since the last pass
-        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ while scenes are written
 
     def forget_listings(self) -> None:
         """Drop the listings and marks kept since the last pass (a bulk run starts afresh)."""
-        with self._lock:
+        with self._listing_lock:
             self._listings.clear()
             self._claimed.clear()
             self._marked.clear()
@@ -96,7 +95,7 @@ class CollectionSync:
     def _was_ours(self, rating_key: int, title: str) -> bool:
         """An existing collection is PlexSync's if every member is an item PlexSync wrote that title to."""
         members = set(self.client.members(rating_key))
-        ours = {key for _, key, _ in self.scenes.in_collections({title.lower()})[title.lower()]}
+        ours = {member[1] for member in self.scenes.in_collections({title.lower()})[title.lower()]}
         return bool(members) and members <= ours
 
     def written(self, section: int, before: dict, after: dict) -> None:
@@ -171,8 +170,8 @@ class CollectionSync:
         listed = sources.get("members", {}).get(record.title.lower())
         if listed is None:
             listed = self.scenes.in_collections({record.title.lower()})[record.title.lower()]
-        members = [(_index(written, record.title), scene_id, key) for scene_id, key, written in listed
-                   if written.get("section") in (None, record.section)]
+        members = [(_index(groups, record.title), scene_id, key) for scene_id, key, section, groups in listed
+                   if section in (None, record.section)]
         order = None
         if record.source.startswith("group:"):
             order = tuple(key for _, _, key in sorted(members, key=lambda m: (m[0] is None, m[0] or 0, m[1])))
@@ -258,6 +257,13 @@ class CollectionSync:
             return "plex_drifted", "poster removed in Plex"
         return "in_sync", ""
 
+    def mark_stale(self) -> int:
+        """Mark the managed collections whose Stash object or order changed (no Plex request); how many."""
+        stale = [record for record, verdict, _ in self.check(plex_checked=False) if verdict == "stale"]
+        for record in stale:
+            self.records.mark_dirty(record.section, [record.title])
+        return len(stale)
+
     def preview(self, section: int, refs: tuple) -> list:
         """What a sync would do to the scene's collections: whose each is, and what would change."""
         entries = []
@@ -292,14 +298,13 @@ class CollectionSync:
         return self._listing(section, refresh).get(title.lower())
 
     def _listing(self, section: int, refresh: bool = False) -> dict:
-        with self._lock:
+        with self._listing_lock:
             cached = self._listings.get(section)
-        if cached is not None and not refresh:
-            return cached
-        listing = {c.title.lower(): c for c in self.client.listing(section) if not c.smart}
-        with self._lock:
+            if cached is not None and not refresh:
+                return cached
+            listing = {c.title.lower(): c for c in self.client.listing(section) if not c.smart}
             self._listings[section] = listing
-        return listing
+            return listing
 
     def _sources(self, records: list) -> dict:
         """The Stash groups and studios behind these collections, keyed ``group:<id>``/``studio:<id>``."""

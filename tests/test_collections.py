@@ -165,3 +165,21 @@ def test_preview_shows_what_would_change_in_the_scenes_collections(sandbox, host
     sandbox.stash.update_group(saga, synopsis="A new synopsis.")
     preview = host.run_task_by_mode("PlexSync", "preview", {"scene_id": scene}).output[0]
     assert {c["title"]: c["changes"] for c in preview["collections"]}["Saga"] == ["poster (if the cover's bytes changed)", "summary"]
+
+
+def test_sync_all_writes_only_the_collections_whose_stash_object_changed_while_no_hook_ran(sandbox, host):
+    sandbox.configure(collections_from="studio, group")
+    sagas = [sandbox.stash.add_group(f"Saga {n}", synopsis="Story.", front_image=COVER % n) for n in range(3)]
+    studio = sandbox.stash.add_studio("Studio A", details="Old words.", image=LOGO % 1)
+    for n, saga in enumerate(sagas):
+        sandbox.add_scene(f"Part {n}", studio=studio, groups=[(saga, 1)])
+    host.run_task_by_mode("PlexSync", "sync_all")
+    keys = {c.rating_key for c in sandbox.collections.all()}
+    sandbox.plex.reset_log()
+    sandbox.stash.update_group(sagas[1], front_image=COVER % 9)
+    sandbox.stash.update_studio(studio, details="New words.")
+    output = host.run_task_by_mode("PlexSync", "sync_all").output
+    assert output["synced"] == 0 and output["collections"]["updated"] == 2
+    assert sorted(collection_requests(sandbox, keys)) == [("POST", "posters"), ("PUT", "edit")] and scene_puts(sandbox) == 0
+    assert sandbox.collections.by_title("Saga 1").poster_bytes == COVER % 9
+    assert sandbox.collections.by_title("Studio A").fields["summary"] == "New words."
