@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Optional
 
-from plexsync.state import StateDB
+from plexsync.state import StateDB, run_script
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (
@@ -49,9 +49,7 @@ class CollectionRecords:
     def __init__(self, db: StateDB) -> None:
         self.db = db
         with db.transaction() as conn:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            run_script(conn, SCHEMA)
 
     def get(self, section: int, title: str) -> Optional[CollectionRecord]:
         """The record of one collection, or None if PlexSync never saw it."""

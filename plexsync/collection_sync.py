@@ -49,6 +49,17 @@ class WantedCollection:
         payload = {"s": self.summary, "i": self.image_url, "o": self.order}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
+    def changed_parts(self, written: dict) -> list:
+        """Which of ``poster``, ``summary`` and ``order`` differ from what was written last."""
+        parts = []
+        if self.image_url and self.image_url != written.get("image_url"):
+            parts.append("poster")
+        if self.summary != written.get("summary", "") and (self.summary or written.get("summary")):
+            parts.append("summary")
+        if self.order is not None and list(self.order) != written.get("order"):
+            parts.append("order")
+        return parts
+
 
 def _index(groups: dict, title: str) -> Optional[int]:
     """The scene's place in the group behind ``title`` (``groups`` keys keep Stash's spelling)."""
@@ -183,13 +194,14 @@ class CollectionSync:
         """Poster, summary and order, each only when changed; returns what is now written."""
         written = dict(record.written)
         written.pop("error", None)
-        if wanted.image_url and wanted.image_url != written.get("image_url"):
+        parts = wanted.changed_parts(written)
+        if "poster" in parts:
             written.update(self._poster(record.rating_key, wanted.image_url, written.get("image_hash")))
-        if wanted.summary != written.get("summary", "") and (wanted.summary or written.get("summary")):
+        if "summary" in parts:
             self.client.edit(record.section, record.rating_key, {"summary.value": wanted.summary,
                                                                  "summary.locked": 1 if wanted.summary else 0})
             written["summary"] = wanted.summary
-        if wanted.order is not None and list(wanted.order) != written.get("order"):
+        if "order" in parts:
             self._order(record, list(wanted.order), written)
         return written
 
@@ -281,15 +293,8 @@ class CollectionSync:
         return entries
 
     def _changes(self, record: CollectionRecord, sources: dict) -> list:
-        wanted, written = self.wanted(record, sources), record.written
-        changes = []
-        if wanted.image_url and wanted.image_url != written.get("image_url"):
-            changes.append("poster (if the cover's bytes changed)")
-        if wanted.summary != written.get("summary", "") and (wanted.summary or written.get("summary")):
-            changes.append("summary")
-        if wanted.order is not None and list(wanted.order) != written.get("order"):
-            changes.append("order")
-        return changes
+        parts = self.wanted(record, sources).changed_parts(record.written)
+        return ["poster (if the cover's bytes changed)" if part == "poster" else part for part in parts]
 
     # ------------------------------------------------------------------ lookups
 

@@ -42,32 +42,30 @@ class CollectionsClient:
         server = self.plex.server
         return self.plex.call(what, server.query, key, method=getattr(server._session, method), **kwargs)
 
-    def listing(self, section: int, title: Optional[str] = None) -> list:
-        """The section's collections (paged), or those whose title contains ``title``."""
+    def _pages(self, what: str, key: str, tag: str, params: Optional[dict] = None) -> list:
+        """Every ``tag`` element of a paged container, one request per page."""
         found, start = [], 0
-        params = {"type": COLLECTION_TYPE, **({"title": title} if title else {})}
         while True:
-            element = self._query(f"listing the collections of library {section}", f"/library/sections/{section}/all",
-                                  params=params, headers=_paging(start))
-            page = element.findall("Directory") if element is not None else []
-            found += [_collection(entry, section) for entry in page]
+            element = self._query(what, key, params=params, headers=_paging(start))
+            page = element.findall(tag) if element is not None else []
+            found += page
             total = int(element.attrib.get("totalSize") or 0) if element is not None else 0
             start += PAGE_SIZE
             if not page or start >= total:
                 return found
 
+    def listing(self, section: int, title: Optional[str] = None) -> list:
+        """The section's collections (paged), or those whose title contains ``title``."""
+        params = {"type": COLLECTION_TYPE, **({"title": title} if title else {})}
+        page = self._pages(f"listing the collections of library {section}", f"/library/sections/{section}/all",
+                           "Directory", params)
+        return [_collection(entry, section) for entry in page]
+
     def members(self, rating_key: int) -> list:
         """The member ratingKeys in the collection's order (paged)."""
-        found, start = [], 0
-        while True:
-            element = self._query(f"reading the members of collection {rating_key}",
-                                  f"/library/metadata/{rating_key}/children", headers=_paging(start))
-            page = element.findall("Video") if element is not None else []
-            found += [int(video.attrib["ratingKey"]) for video in page]
-            total = int(element.attrib.get("totalSize") or 0) if element is not None else 0
-            start += PAGE_SIZE
-            if not page or start >= total:
-                return found
+        page = self._pages(f"reading the members of collection {rating_key}",
+                           f"/library/metadata/{rating_key}/children", "Video")
+        return [int(video.attrib["ratingKey"]) for video in page]
 
     def upload_poster(self, rating_key: int, data: bytes) -> None:
         """Upload poster bytes (Plex selects and locks the new poster)."""

@@ -316,6 +316,18 @@ def _el(parent: ET.Element | None, tag: str, attrs: dict[str, Any]) -> ET.Elemen
     return ET.Element(tag, clean) if parent is None else ET.SubElement(parent, tag, clean)
 
 
+def _image_paths(rating_key: int, stamp: Any, poster: Any, art: Any) -> dict[str, Any]:
+    """``thumb`` and ``art`` attributes of an item or collection: the selected image's path, or None."""
+    return {"thumb": f"/library/metadata/{rating_key}/thumb/{stamp}" if poster else None,
+            "art": f"/library/metadata/{rating_key}/art/{stamp}" if art else None}
+
+
+def _field_locks(parent: ET.Element, locks: Iterable[str]) -> None:
+    """A ``<Field locked="1" name=...>`` per locked field, as details carry them."""
+    for name in sorted(locks):
+        _el(parent, "Field", {"locked": 1, "name": name})
+
+
 def _xml_reply(root: ET.Element, status: int = 200) -> _Reply:
     body = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
     return _Reply(status, body.encode("utf-8"))
@@ -1354,8 +1366,7 @@ class FakePlex:
         attrs["type"] = "movie"
         attrs.update({name: item.fields.get(name) for name in _VIDEO_ATTRS})
         stamp = item.fields.get("updatedAt")
-        attrs["thumb"] = f"/library/metadata/{item.rating_key}/thumb/{stamp}" if item.selected_poster else None
-        attrs["art"] = f"/library/metadata/{item.rating_key}/art/{stamp}" if item.selected_art else None
+        attrs.update(_image_paths(item.rating_key, stamp, item.selected_poster, item.selected_art))
         for name in ("originallyAvailableAt", "addedAt", "updatedAt"):
             attrs[name] = item.fields.get(name)
         video = _el(None, "Video", attrs)
@@ -1364,8 +1375,7 @@ class FakePlex:
         for guid in item.guids:
             _el(video, "Guid", {"id": guid})
         if detail:
-            for name in sorted(item.locks):
-                _el(video, "Field", {"locked": 1, "name": name})
+            _field_locks(video, item.locks)
         return video
 
     def _media(self, video: ET.Element, item: FakeItem) -> None:

@@ -34,8 +34,8 @@ from typing import Any, Optional
 from urllib.parse import unquote
 
 from plexsync.sandbox.fake_plex import (
-    FakeItem, FakePlex, _EditPlan, _HttpError, _paging, _plan_edit, _Reply, _Request, _el, _empty_reply, _tag_name,
-    _xml_reply,
+    FakeItem, FakePlex, _EditPlan, _HttpError, _paging, _plan_edit, _Reply, _Request, _el, _empty_reply, _field_locks,
+    _image_paths, _tag_name, _xml_reply,
 )
 
 COLLECTION_TYPE = "18"  # plexapi utils.searchType("collection")
@@ -213,8 +213,7 @@ class PlexCollections:
             "guid": collection.guid, "type": "collection", "title": collection.title,
             "titleSort": collection.fields.get("titleSort"), "subtype": "movie", "summary": collection.fields.get("summary"),
             "contentRating": collection.fields.get("contentRating"), "index": collection.rating_key,
-            "thumb": f"/library/metadata/{collection.rating_key}/thumb/{stamp}" if collection.selected_poster else None,
-            "art": f"/library/metadata/{collection.rating_key}/art/{stamp}" if collection.selected_art else None,
+            **_image_paths(collection.rating_key, stamp, collection.selected_poster, collection.selected_art),
             "librarySectionID": section.key, "librarySectionTitle": section.title,
             "librarySectionKey": f"/library/sections/{section.key}", "childCount": len(self._ordered(collection)),
             "collectionSort": collection.collection_sort, "collectionMode": collection.collection_mode, "smart": 0,
@@ -224,8 +223,7 @@ class PlexCollections:
         for label in collection.labels:
             _el(directory, "Label", {"tag": label})
         if detail:
-            for name in sorted(collection.locks):
-                _el(directory, "Field", {"locked": 1, "name": name})
+            _field_locks(directory, collection.locks)
         return directory
 
     def _listing(self, request: _Request, section: int) -> _Reply:
