@@ -181,8 +181,7 @@ class Syncer:
         try:
             match = self.matcher.match(scene)
         except NotFoundYet:
-            if self.settings.missing_in_plex == "ignore":
-                self._missing(scene, job)
+            self._not_found(scene, job)
             self._ask_for_scan(scene, job)
             raise
         try:
@@ -220,6 +219,14 @@ class Syncer:
             raise PermanentError(f"{PATHS.shown(plex_path)} is in no Plex library folder ({folders}): set path_map")
         self.plex.scan(section.key, dirname(plex_path))
         log.debug("asked Plex library %s to scan %s", section.title, PATHS.shown(dirname(plex_path)))
+
+    def _not_found(self, scene: dict, job: Optional[Job]) -> None:
+        """Under ``ignore`` the file may count as missing (``MissingInPlex``); under ``retry`` (switched back
+        from ``ignore``) a record of it goes, and the scene follows the retry schedule."""
+        if self.settings.missing_in_plex == "ignore":
+            self._missing(scene, job)
+        elif self.extras is not None and self.extras.missing.known(int(scene["id"])):
+            self.extras.missing.forget(int(scene["id"]))
 
     def _missing(self, scene: dict, job: Optional[Job]) -> None:
         """``missing_in_plex: ignore``: a file outside every library folder, one already recorded, or one

@@ -131,6 +131,10 @@ def test_missing_in_plex_ignore_records_once_and_never_retries_or_dead_letters(s
     assert len(recorded) == 2  # once per scene, from the first time only
     report = host.run_task_by_mode("PlexSync", "reconcile", {"scope": "all", "dry_run": True}).output
     assert report["missing_in_plex"] == 2
+    sandbox.configure(missing_in_plex="retry")  # switched back: the records go, the scenes are tried again
+    retried = host.run_task_by_mode("PlexSync", "sync_all").output
+    assert (retried["not_found"], retried["failed"]) == (1, 1)  # the file outside every library folder fails
+    assert host.run_task_by_mode("PlexSync", "status").output["missing_in_plex"] == 0
 
 
 def test_title_template_titles_every_scene_and_drops_missing_fields_cleanly(sandbox, host):
