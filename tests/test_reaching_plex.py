@@ -35,8 +35,10 @@ def test_without_stash_authentication_photos_are_stashs_own_urls_and_namesakes_s
     jane = sandbox.stash.add_performer("Jane", image=PHOTO % 1)
     jane_uk = sandbox.stash.add_performer("Jane", disambiguation="UK", image=PHOTO % 2)
     plain = sandbox.stash.add_performer("No Photo")
-    _, first = sandbox.add_scene("First", performers=[jane, plain])
+    scene, first = sandbox.add_scene("First", performers=[jane, plain])
     _, second = sandbox.add_scene("Second", performers=[jane_uk])
+    photos = host.run_task_by_mode("PlexSync", "preview", {"scene_id": scene}).output[0]["changes"]["photos"]
+    assert list(photos["stash"]) == ["Jane"] and photos["plex"] == {"Jane": ""}  # preview shows the photo to come
     assert host.run_task_by_mode("PlexSync", "sync_all").output["synced"] == 2
     [(name, url), (other, none)] = actors(sandbox, first)
     assert (name, other, none) == ("Jane", "No Photo", None)
