@@ -45,7 +45,7 @@ def request_kinds(sandbox: Sandbox, collection_keys: set) -> tuple:
 def timed_run(sandbox: Sandbox, host) -> dict:
     sandbox.plex.reset_log()
     sandbox.stash.reset_log()
-    result, elapsed, peak = timed_task(host, "sync_all")
+    result, elapsed, peak, cpu = timed_task(host, "sync_all")
     keys = {c.rating_key for c in sandbox.collections.all()}
     scenes, shelves = request_kinds(sandbox, keys)
     synced = result.output["synced"]
@@ -54,7 +54,7 @@ def timed_run(sandbox: Sandbox, host) -> dict:
             "plex_requests": len(sandbox.plex.requests),
             "plex_scene_requests_per_changed_scene": round(sum(scenes.values()) / synced, 2) if synced else None,
             "plex_scene_request_kinds": dict(scenes), "collection_requests": sum(shelves.values()),
-            "collection_request_kinds": dict(shelves), "peak_rss_mb": round(peak, 1)}
+            "collection_request_kinds": dict(shelves), "peak_rss_mb": round(peak, 1), "task_cpu_seconds": round(cpu, 1)}
 
 
 def populate(sandbox: Sandbox, options) -> tuple:
