@@ -9,13 +9,19 @@ per request. Reports p50/p99 of match and metadata as the client measures them, 
 file, and the provider's peak RSS. The machine is shared, so the same run also times the floor under
 a metadata request: one ``findScene`` sent straight to the fake Stash at the same concurrency.
 
-    python bench/provider.py [--files 10000] [--concurrency 8] [--latency-ms 5]
+Files are 500 to a folder and scanned in path order, folder by folder, file names in natural order
+(``scene-2`` before ``scene-10``), as the provider's read-ahead expects. ``--order name`` scans
+them in plain text order (``scene-10`` before ``scene-2``) and ``--order shuffled`` in no order at
+all, to show what the read-ahead does when Plex's order is not the one it expects.
+
+    python bench/provider.py [--files 10000] [--concurrency 8] [--latency-ms 5] [--order path|name|shuffled]
 """
 
 import argparse
 import json
 import os
 import queue
+import random
 import socket
 import statistics
 import subprocess
@@ -97,13 +103,23 @@ def call(http: HTTPConnection, method: str, path: str, body: str = None) -> tupl
     return response.status, json.loads(response.read())
 
 
-def replay(url: str, files: int, known: int, concurrency: int) -> dict:
+def scan_order(files: int, order: str) -> list:
+    """The file numbers in the order the scan visits them (see the module docstring)."""
+    numbers = list(range(files))
+    if order == "name":
+        numbers.sort(key=lambda n: (n // 500, f"scene-{n}.mp4"))
+    elif order == "shuffled":
+        random.Random(13).shuffle(numbers)
+    return numbers
+
+
+def replay(url: str, files: int, known: int, concurrency: int, order: str = "path") -> dict:
     """Scan every file through the provider at the given concurrency; latencies in ms."""
     plex = FakePlex(token=None)
     plex.add_section(title="Movies", locations=[PLEX_ROOT])
     agents = MetadataAgents(plex)  # only to build the exact bodies the fake Plex sends
     work: queue.Queue = queue.Queue()
-    for n in range(files):
+    for n in scan_order(files, order):
         work.put(n)
     timings = {"match": [], "match_known": [], "match_unknown": [], "metadata": [], "extras": []}
     outcomes = Counter()
@@ -150,7 +166,7 @@ def replay(url: str, files: int, known: int, concurrency: int) -> dict:
 def stash_floor(stash_url: str, known: int, concurrency: int, calls: int = 2000) -> dict:
     """The floor under a metadata request, timed in the same run: one findScene straight to the fake
     Stash (what the provider must wait for), at the same concurrency, through the same thin client."""
-    from plexsync.stash import FIND_SCENE
+    from plexsync.stash import FIND_SCENE_QUERY
 
     timings, lock, work = [], threading.Lock(), queue.Queue()
     for n in range(calls):
@@ -164,7 +180,7 @@ def stash_floor(stash_url: str, known: int, concurrency: int, calls: int = 2000)
                 scene_id = work.get_nowait()
             except queue.Empty:
                 return
-            body = json.dumps({"query": FIND_SCENE, "variables": {"id": str(scene_id)}, "operationName": "FindScene"})
+            body = json.dumps({"query": FIND_SCENE_QUERY, "variables": {"id": str(scene_id)}, "operationName": "FindScene"})
             started = time.perf_counter()
             http.request("POST", "/graphql", body=body, headers=headers)
             http.getresponse().read()
@@ -188,10 +204,8 @@ def index_megabytes(files: int) -> float:
 
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    tables = _Tables()
-    for n in range(files):
-        tables.put(_summary({"id": str(n), "title": f"Scene {n}", "date": "2024-06-21", "updated_at": f"2024-01-01T00:00:{n % 60:02d}+02:00",
-                             "files": [{"path": stash_path(n), "size": 1_000_000 + n, "duration": 600.0}]}))
+    tables = _Tables.of(_summary({"id": str(n), "title": f"Scene {n}", "date": "2024-06-21", "updated_at": f"2024-01-01T00:00:{n % 60:02d}+02:00",
+                                  "files": [{"path": stash_path(n), "size": 1_000_000 + n, "duration": 600.0}]}) for n in range(files))
     gc.collect()
     used = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
@@ -209,6 +223,7 @@ def main() -> None:
     parser.add_argument("--unknown", type=float, default=0.02, help="share of files Stash does not know")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--latency-ms", type=float, default=5.0)
+    parser.add_argument("--order", choices=("path", "name", "shuffled"), default="path", help="the scan's file order")
     parser.add_argument("--serve-stash", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
     known = int(options.files * (1 - options.unknown))
@@ -221,7 +236,7 @@ def main() -> None:
     stash_url = stash.stdout.readline().strip()
     provider, url = start_provider(stash_url)
     try:
-        result = replay(url, options.files, known, options.concurrency)
+        result = replay(url, options.files, known, options.concurrency, options.order)
         peak = peak_rss_mb(provider.pid)
         stash.stdin.write("count\n")
         stash.stdin.flush()
@@ -234,7 +249,7 @@ def main() -> None:
         stash.wait(timeout=30)
     total = sum(requests_by_operation.values())
     print(json.dumps({
-        "files": options.files, "known_to_stash": known, "concurrency": options.concurrency,
+        "files": options.files, "known_to_stash": known, "concurrency": options.concurrency, "order": options.order,
         "stash_latency_ms": options.latency_ms, "wall_seconds": round(result["seconds"], 1),
         "files_per_second": round(options.files / result["seconds"], 1), "outcomes": result["outcomes"],
         "match_ms": percentiles(result["timings"]["match"]), "metadata_ms": percentiles(result["timings"]["metadata"]),

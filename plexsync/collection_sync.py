@@ -24,6 +24,7 @@ from typing import Optional
 
 from plexsync.collection_records import CollectionRecord, CollectionRecords
 from plexsync.errors import ItemMissing, PermanentError
+from plexsync.imagelinks import stash_image
 from plexsync.metadata import SUMMARY_MAX, clean
 from plexsync.plex import PlexClient
 from plexsync.plex_collections import CollectionsClient, moves
@@ -64,11 +65,6 @@ class WantedCollection:
 def _index(groups: dict, title: str) -> Optional[int]:
     """The scene's place in the group behind ``title`` (``groups`` keys keep Stash's spelling)."""
     return next((index for name, index in groups.items() if name.lower() == title.lower()), None)
-
-
-def real_image(url: Optional[str]) -> str:
-    """Stash's image URL, or "" for its placeholder (``default=true``, served when there is no image)."""
-    return "" if not url or "default=true" in url else url
 
 
 class CollectionSync:
@@ -187,7 +183,7 @@ class CollectionSync:
         if record.source.startswith("group:"):
             order = tuple(key for _, _, key in sorted(members, key=lambda m: (m[0] is None, m[0] or 0, m[1])))
         summary = clean(source.get("synopsis") or source.get("details"), SUMMARY_MAX)
-        image = real_image(source.get("front_image_path") or source.get("image_path"))
+        image = stash_image(source.get("front_image_path") or source.get("image_path"))
         return WantedCollection(summary, image, order, len(members))
 
     def _write(self, record: CollectionRecord, wanted: WantedCollection) -> dict:

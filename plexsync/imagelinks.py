@@ -26,6 +26,11 @@ def version_of(stash_url: Optional[str]) -> str:
     return value if _VERSION.match(value) else "0"
 
 
+def stash_image(url: Optional[str]) -> str:
+    """Stash's image URL, or "" for none: Stash serves a placeholder (``default=true``) where there is no image."""
+    return "" if not url or "default=true" in url else url
+
+
 def derived_key(api_key: str) -> bytes:
     """The signing key both sides derive from Stash's API key when ``PLEXSYNC_SIGNING_KEY`` is not set."""
     return hmac.new(api_key.encode(), _PURPOSE, hashlib.sha256).digest()

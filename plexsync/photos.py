@@ -20,7 +20,7 @@ import re
 from typing import Callable, Mapping, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from plexsync.imagelinks import ImageLinks, derived_key, version_of
+from plexsync.imagelinks import ImageLinks, derived_key, stash_image, version_of
 from plexsync.stash import StashClient
 from plexsync.stashlog import SECRETS
 from plexsync.state import StateDB
@@ -35,8 +35,8 @@ PhotoMaker = Callable[[dict], str]
 
 def stash_photo(performer: dict) -> str:
     """Stash's image URL for a performer, or "" for none (placeholder, or a secret in it)."""
-    url = performer.get("image_path") or ""
-    if not url or "default=true" in url:
+    url = stash_image(performer.get("image_path"))
+    if not url:
         return ""
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != "apikey"]

@@ -15,6 +15,7 @@ from plexsync.sandbox.provider_run import ProviderThread
 
 API_KEY = "stash-api-key-0123456789abcdef"
 PUBLIC = "https://plexsync.example.org"
+PHOTO = b"\xff\xd8\xff\xe0 photo of Ava Stone"
 STASH_ROOT, PLEX_ROOT = "/data/videos", "/media/videos"
 
 
@@ -72,8 +73,8 @@ def match(provider, **body) -> list:
 
 def rich_scene(stash) -> int:
     return add(stash, "sunset.mp4", "2024", title="Sunset at the Pier", details="A long evening.", date="2024-06-21",
-               studio="Harbour Films", performers=["Ava Stone", "Ben Reed"], tags=["Beach", "Evening"],
-               director="Dee Rector")
+               studio="Harbour Films", performers=[stash.add_performer("Ava Stone", image=PHOTO), "Ben Reed"],
+               tags=["Beach", "Evening"], director="Dee Rector")
 
 
 # ------------------------------------------------------------------------------- registration and routes
@@ -265,7 +266,7 @@ def test_image_links_are_signed_and_serve_stash_covers_with_stash_credentials(st
     assert [i["type"] for i in item["Image"]] == ["coverPoster", "background"]
     assert plex.item(key).selected_poster == item["thumb"]
     assert (status, cover) == (200, stash.screenshot_bytes(scene))
-    assert photo[0] == 200 and photo[1].startswith(b"\xff\xd8")
+    assert photo == (200, PHOTO) and "thumb" not in item["Role"][1]  # Ben Reed has no image: no photo
     assert tampered.status_code == 404 and tampered.json() == {"error": "no such image"}
 
 
@@ -483,3 +484,144 @@ def test_only_movies_are_matched_and_adult_scenes_only_when_plex_includes_adult_
     assert caplog.text.count("includeAdult=0") == 1
     not_adult = served(PLEXSYNC_CONTENT_RATING="")
     assert match(not_adult, filename="clip.mp4", includeAdult=0)
+
+
+# ------------------------------------------------------------------------------- scan read-ahead
+
+
+def scan_folder(plex, provider, names: list, folder: str = "show") -> list:
+    """Scan files into the fake Plex through the provider, in this order; their Plex rating keys."""
+    agents = agents_for(plex, provider)
+    return [agents.scan_file(1, f"{PLEX_ROOT}/{folder}/{name}") for name in names]
+
+
+def test_a_match_fetches_the_scenes_plex_scans_next_in_one_request_and_their_metadata_asks_stash_nothing(stash, served, plex):
+    names = [f"part {n}.mp4" for n in range(1, 13)]  # path order is natural order: "part 2" before "part 10"
+    scenes = [add(stash, name, "show", title=f"Part {n}") for n, name in enumerate(names, 1)]
+    later = add(stash, "a.mp4", "show2", title="Next folder")
+    provider = served()
+    stash.reset_log()
+
+    keys = scan_folder(plex, provider, names)
+
+    batches = [r for r in stash.requests if r.operation_name == "ProviderPrefetch"]
+    assert [plex.item(key).fields["title"] for key in keys] == [f"Part {n}" for n in range(1, 13)]
+    assert stash.count("FindScene") == 1  # the first file's scene, alone: its own answer waits for no batch
+    assert len(batches) == 1 and batches[0].variables["ids"] == [str(s) for s in scenes[1:] + [later]]
+    assert len(stash.requests) == 2  # every other metadata request was a cache hit
+
+
+def test_a_scan_in_path_order_reads_ahead_one_batch_at_a_time(stash, served, plex):
+    names = [f"clip-{n:02d}.mp4" for n in range(1, 22)]
+    for name in names:
+        add(stash, name, "show")
+    provider = served()
+    provider.provider.cache.batch = 5
+    stash.reset_log()
+
+    keys = scan_folder(plex, provider, names)
+
+    batches = [r.variables["ids"] for r in stash.requests if r.operation_name == "ProviderPrefetch"]
+    assert all(plex.item(key).guid.endswith(f"scene-{n}") for n, key in enumerate(keys, 1))
+    assert stash.count("FindScene") == 1 and [len(ids) for ids in batches] == [5, 5, 5, 5]
+    assert [int(i) for ids in batches for i in ids] == list(range(2, 22))  # each scene fetched once, in order
+
+
+def test_files_stash_adds_or_moves_after_the_index_was_built_take_their_place_in_the_read_ahead(stash, served, clock):
+    first, second, moved = (add(stash, f"part {n}.mp4", "show") for n in (1, 2, 4))
+    provider = served()
+    third = add(stash, "part 3.mp4", "show")
+    stash.update_scene(moved, files=[{"path": f"{STASH_ROOT}/show/part 1b.mp4", "size": 1000, "duration": 600.0}])
+    clock.advance(61)  # the next request refreshes the index from updated_at (no rebuild: nothing was deleted)
+    stash.reset_log()
+
+    assert match(provider, filename=f"{PLEX_ROOT}/show/part 1.mp4")[0]["ratingKey"] == f"scene-{first}"
+
+    assert wait_for(lambda: stash.count("ProviderPrefetch") == 1, timeout=10)
+    batch = [r.variables["ids"] for r in stash.requests if r.operation_name == "ProviderPrefetch"][0]
+    assert batch == [str(moved), str(second), str(third)] and stash.count("ProviderIndex") == 0
+    assert provider.provider.index.following(third, 5) == []  # the moved file's old place is gone
+
+
+def test_a_lone_metadata_request_fetches_its_scene_alone_and_reads_nothing_ahead(stash, served):
+    scenes = [add(stash, f"shot {n}.mp4", "lot", title=f"Shot {n}") for n in range(1, 6)]
+    provider = served()
+    stash.reset_log()
+
+    answer = requests.get(f"{provider.url}/library/metadata/scene-{scenes[2]}", timeout=10)
+
+    assert answer.json()["MediaContainer"]["Metadata"][0]["title"] == "Shot 3"
+    assert [r.operation_name for r in stash.requests] == ["FindScene"]  # "Refresh metadata" on one item: no batch
+
+
+def test_a_scene_deleted_inside_a_batch_does_not_fail_the_metadata_of_the_others(stash, served):
+    scenes = [add(stash, f"take {n}.mp4", "set", title=f"Take {n}") for n in range(1, 11)]
+    provider = served()
+    stash.destroy_scene(scenes[4])  # after the index saw it: findScenes(ids:) now fails for the whole batch
+    stash.reset_log()
+
+    assert match(provider, filename=f"{PLEX_ROOT}/set/take 1.mp4")[0]["ratingKey"] == f"scene-{scenes[0]}"
+    answers = [requests.get(f"{provider.url}/library/metadata/scene-{s}", timeout=10) for s in scenes]
+
+    assert [a.status_code for a in answers] == [200] * 4 + [404] + [200] * 5
+    assert [a.json()["MediaContainer"]["Metadata"][0]["title"] for a in answers if a.status_code == 200] == \
+        [f"Take {n}" for n in (1, 2, 3, 4, 6, 7, 8, 9, 10)]
+    # the batch was halved until the gone scene was alone: the others still came in batches
+    assert stash.count("FindScene") <= 3 and stash.count("ProviderPrefetch") <= 5
+
+
+def test_a_batch_that_fails_because_stash_is_down_caches_nothing(stash, served, clock):
+    scenes = [add(stash, f"cut {n}.mp4", "reel", title=f"Cut {n}") for n in range(1, 6)]
+    provider = served()
+    stash.add_fault(status=502, operation="ProviderPrefetch")
+    url = f"{provider.url}/library/metadata/scene-{scenes[2]}"
+
+    assert match(provider, filename=f"{PLEX_ROOT}/reel/cut 1.mp4")[0]["ratingKey"] == f"scene-{scenes[0]}"
+    during = requests.get(url, timeout=10)  # waits for the batch it is in, which fails
+    clock.advance(6)  # past the gate's cooldown
+    stash.reset_log()
+    after = requests.get(url, timeout=10)
+
+    assert during.status_code == 503
+    assert after.status_code == 200 and after.json()["MediaContainer"]["Metadata"][0]["title"] == "Cut 3"
+    asked = [r.variables["id"] for r in stash.requests if r.operation_name == "FindScene"]
+    assert asked.count(str(scenes[2])) == 1  # Stash asked again: the batch's failure was not cached
+
+
+def test_stash_down_in_the_middle_of_a_scan_gives_503_within_3_s_and_the_scan_recovers(stash, served, plex, clock):
+    scenes = [add(stash, f"roll {n}.mp4", "day", title=f"Roll {n}") for n in range(1, 5)]
+    provider = served()
+    stash.stop()
+
+    started = time.monotonic()
+    matched = match(provider, filename=f"{PLEX_ROOT}/day/roll 1.mp4")  # a fresh index answers without Stash
+    down = requests.get(f"{provider.url}/library/metadata/scene-{scenes[0]}", timeout=10)
+    elapsed = time.monotonic() - started
+    stash.start()
+
+    def recovered() -> bool:  # each try past the cooldown of whichever failed fetch came last
+        clock.advance(6)
+        return bool(match(provider, filename=f"{PLEX_ROOT}/day/roll 1.mp4"))
+
+    assert wait_for(recovered, timeout=10)
+    keys = scan_folder(plex, provider, [f"roll {n}.mp4" for n in range(1, 5)], "day")
+
+    assert matched[0]["ratingKey"] == f"scene-{scenes[0]}" and down.status_code == 503 and elapsed < 3
+    assert [plex.item(key).fields["title"] for key in keys] == [f"Roll {n}" for n in range(1, 5)]
+
+
+def test_prefetched_scenes_expire_after_the_ttl_so_a_refresh_reads_stash_again(stash, served, plex, clock):
+    scenes = [add(stash, f"ep {n}.mp4", "tv", title=f"Ep {n}") for n in range(1, 4)]
+    provider = served()
+    agents = agents_for(plex, provider)
+    keys = [agents.scan_file(1, f"{PLEX_ROOT}/tv/ep {n}.mp4") for n in range(1, 4)]
+    stash.update_scene(scenes[2], title="Ep 3, renamed")
+    stash.reset_log()
+
+    agents.refresh(keys[2])
+    within_ttl = plex.item(keys[2]).fields["title"]
+    clock.advance(31)
+    agents.refresh(keys[2])
+
+    assert within_ttl == "Ep 3" and plex.item(keys[2]).fields["title"] == "Ep 3, renamed"
+    assert len(stash.requests) == 1  # the refresh within the TTL was a cache hit, the one after it read Stash

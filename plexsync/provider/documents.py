@@ -11,6 +11,7 @@ from typing import Optional
 
 from plexsync import __version__
 from plexsync.identity import IDENTIFIER, guid, rating_key
+from plexsync.imagelinks import stash_image
 from plexsync.metadata import TITLE_MAX, Shaping, clean, desired_state, performer_name
 from plexsync.paths import basename
 from plexsync.provider.images import ImageLinks, version_of
@@ -65,7 +66,8 @@ def _tags(names: list) -> list:
 
 
 def _roles(scene: dict, links: Optional[ImageLinks]) -> list:
-    """Performers in Stash order, numbered from 1, with signed photos when images are on."""
+    """Performers in Stash order, numbered from 1, with signed photos when images are on (none for a
+    performer without an image: Stash's placeholder is no photo)."""
     roles, seen = [], set()
     for performer in scene.get("performers") or []:
         name = performer_name(performer)
@@ -73,7 +75,7 @@ def _roles(scene: dict, links: Optional[ImageLinks]) -> list:
             continue
         seen.add(name.lower())
         role = {"tag": name, "order": len(roles) + 1}
-        if links and performer.get("image_path"):
+        if links and stash_image(performer.get("image_path")):
             role["thumb"] = links.url("performer", int(performer["id"]), version_of(performer["image_path"]))
         roles.append(role)
     return roles

@@ -6,14 +6,20 @@ from ``updated_at`` (ids first, then only the scenes that changed): Stash compar
 §5.3), so the high-water mark is Stash's own ``updated_at`` string, never our clock. Each refresh also
 asks for the total count in the same request; when the index holds more scenes than Stash has, scenes
 were deleted or merged, and the index is rebuilt. Lookups take a lock only to read plain dicts.
+
+The index also keeps every file in path order (folder, then file name, as a file browser lists them:
+case-insensitive, digit runs compared as numbers), so the scene cache can ask which scenes Plex will
+probably ask for next: Plex scans a library folder by folder.
 """
 
 import logging
+import re
 import threading
 import time
+from bisect import bisect_left, insort
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 from plexsync.errors import InvalidData
 from plexsync.paths import basename, file_key
@@ -21,6 +27,7 @@ from plexsync.stash import StashClient
 
 log = logging.getLogger(__name__)
 PAGE = 1000
+_DIGITS = re.compile(r"([0-9]+)")
 _FIELDS = "count scenes { id title date updated_at files { path size duration } }"
 BUILD_QUERY = ("query ProviderIndex($filter: FindFilterType) { findScenes(filter: $filter) { " + _FIELDS + " } }")
 CHANGES_QUERY = (
@@ -59,6 +66,25 @@ def _summary(raw: dict) -> SceneSummary:
     return SceneSummary(scene_id, raw.get("title") or "", raw.get("date") or "", raw.get("updated_at") or "", files)
 
 
+def _natural(text: str) -> tuple:
+    """A sort key that puts ``scene-2`` before ``scene-10`` (str and int alternate, so keys always compare)."""
+    parts = _DIGITS.split(text.lower())
+    return tuple(int(part) if n % 2 else part for n, part in enumerate(parts))
+
+
+def _place(entry: StashFile, folders: Optional[dict] = None) -> tuple:
+    """Where a file sorts in path order: its folder, then its name (the path itself breaks ties).
+    ``folders`` memoizes the folders' keys while a whole index is sorted (most files share one)."""
+    key = file_key(entry.path)
+    cut = key.rfind("/")
+    folder = key[:cut]
+    if folders is None:
+        return _natural(folder), _natural(key[cut + 1:]), entry.path
+    if folder not in folders:
+        folders[folder] = _natural(folder)
+    return folders[folder], _natural(key[cut + 1:]), entry.path
+
+
 def _earlier(stamp: str, seconds: int = 1) -> str:
     """A Stash timestamp moved back, keeping Stash's text form (offset suffix) for the text comparison."""
     try:
@@ -75,14 +101,31 @@ class _Tables:
         self.scenes: dict = {}   # scene id -> SceneSummary
         self.by_path: dict = {}  # file_key(path) -> {scene id}
         self.by_name: dict = {}  # lower-case file name -> [StashFile]
+        self.order: list = []    # every StashFile, in path order (``_place``)
 
-    def put(self, scene: SceneSummary) -> None:
-        """Add or replace a scene and its files."""
-        self.drop(scene.id)
+    @classmethod
+    def of(cls, scenes: Iterable[SceneSummary]) -> "_Tables":
+        """Tables holding these scenes (distinct ids), sorted once rather than file by file."""
+        tables = cls()
+        for scene in scenes:
+            tables._add(scene)
+            tables.order.extend(scene.files)
+        folders: dict = {}
+        tables.order.sort(key=lambda entry: _place(entry, folders))
+        return tables
+
+    def _add(self, scene: SceneSummary) -> None:
         self.scenes[scene.id] = scene
         for entry in scene.files:
             self.by_path.setdefault(file_key(entry.path), set()).add(scene.id)
             self.by_name.setdefault(basename(entry.path).lower(), []).append(entry)
+
+    def put(self, scene: SceneSummary) -> None:
+        """Add or replace a scene and its files."""
+        self.drop(scene.id)
+        self._add(scene)
+        for entry in scene.files:
+            insort(self.order, entry, key=_place)
 
     def drop(self, scene_id: int) -> None:
         """Forget a scene and its files."""
@@ -97,6 +140,18 @@ class _Tables:
             self.by_name[name] = kept
             if not kept:
                 del self.by_name[name]
+            where = self.position(entry)
+            if where is not None:
+                del self.order[where]
+
+    def position(self, entry: StashFile) -> Optional[int]:
+        """Where this very file is in ``order`` (None if it is not there)."""
+        where = bisect_left(self.order, _place(entry), key=_place)
+        while where < len(self.order) and self.order[where] is not entry:
+            if self.order[where].path != entry.path:
+                return None
+            where += 1
+        return where if where < len(self.order) else None
 
 
 class StashFileIndex:
@@ -124,20 +179,21 @@ class StashFileIndex:
 
     def build(self) -> int:
         """List every scene (paged, sorted by id) into fresh tables and swap them in; returns scenes."""
-        tables, high, page = _Tables(), "", 1
+        found, high, page = {}, "", 1
         while True:
             variables = {"filter": {"page": page, "per_page": self.page, "sort": "id", "direction": "ASC"}}
             data = self._query(BUILD_QUERY, variables, "ProviderIndex")["findScenes"]
             for raw in data["scenes"]:
-                tables.put(_summary(raw))
+                found[int(raw["id"])] = _summary(raw)
                 high = max(high, raw.get("updated_at") or "")
             if not data["scenes"] or page * self.page >= data["count"]:
                 break
             page += 1
+        tables = _Tables.of(found.values())
         with self._lock:
             self._tables, self._high_water = tables, high
         self.refreshed_at = self.clock()
-        log.info("indexed %s Stash files of %s scenes", sum(len(s.files) for s in tables.scenes.values()), len(tables.scenes))
+        log.info("indexed %s Stash files of %s scenes", len(tables.order), len(tables.scenes))
         return len(tables.scenes)
 
     def refresh(self, max_age: float = 0.0, wait: bool = True, after: Optional[float] = None) -> bool:
@@ -224,6 +280,33 @@ class StashFileIndex:
         """Every indexed file with this file name (any folder; case-insensitive)."""
         with self._lock:
             return list(self._tables.by_name.get(name.lower(), ()))
+
+    def following(self, scene_id: int, limit: int) -> list:
+        """Up to ``limit`` other scenes whose files come after this scene's first file in path order
+        (the rest of its folder, then the following folders): the ones Plex probably scans next."""
+        with self._lock:
+            order, here = self._tables.order, self._first_file(scene_id)
+            found: dict = {}  # scene id -> True, in order (a scene with several files counts once)
+            for where in range(len(order) if here is None else here + 1, len(order)):
+                if len(found) >= limit:
+                    break
+                if order[where].scene_id != scene_id:
+                    found[order[where].scene_id] = True
+            return list(found)
+
+    def preceding(self, scene_id: int) -> Optional[int]:
+        """The scene of the file just before this scene's first file in path order (None: first, or unknown)."""
+        with self._lock:
+            order, here = self._tables.order, self._first_file(scene_id)
+            for where in range(here - 1 if here else -1, -1, -1):
+                if order[where].scene_id != scene_id:
+                    return order[where].scene_id
+            return None
+
+    def _first_file(self, scene_id: int) -> Optional[int]:
+        """Where the scene's first file is in path order (call with the lock held)."""
+        scene = self._tables.scenes.get(scene_id)
+        return self._tables.position(scene.files[0]) if scene and scene.files else None
 
     def summaries(self) -> list:
         """Every indexed scene (for title searches in Fix Match)."""

@@ -1,9 +1,10 @@
 """The provider's work, free of HTTP: match a file, serve a scene's metadata, an image, the health.
 
 Wiring: the Stash client (shared with the plugin), the plugin settings read from Stash (``path_map``,
-``tags_as``, the ``sync_*`` switches; re-read every 5 minutes), the file index, the scene cache and
-the gate that tracks whether Stash answers. Errors are classified here once: Stash trouble makes a
-match answer no match and a metadata request raise for a 503; nothing else reaches the routes.
+``tags_as``, the ``sync_*`` switches; re-read every 5 minutes), the file index, the scene cache (which
+reads ahead in the index's path order) and the gate that tracks whether Stash answers. Errors are
+classified here once: Stash trouble makes a match answer no match and a metadata request raise for a
+503; nothing else reaches the routes.
 """
 
 import asyncio
@@ -24,7 +25,7 @@ from plexsync.provider.index import StashFileIndex
 from plexsync.provider.matching import FileMatcher, MatchRequest
 from plexsync.provider.scenes import SceneCache
 from plexsync.settings import Settings, load_settings
-from plexsync.stash import StashClient
+from plexsync.stash import SYNC_SCENE_FRAGMENT, StashClient
 from plexsync.tagroutes import TagRoutes, build_routes
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,20 @@ MISS_GRACE = 1.0        # a refresh begun at most this long before a missing fil
 MAX_AGE = 60.0          # a known file still refreshes the index this often (in the background of a request)
 SETTINGS_AGE = 300.0
 StashTrouble = (TransientError, AuthError, ConfigError)
+# The scene cache's batches: the same fields as the plugin's findScene, for many scenes in one request.
+PREFETCH_QUERY = "query ProviderPrefetch($ids: [ID!]) { findScenes(ids: $ids) { scenes { ...SyncScene } } }" + SYNC_SCENE_FRAGMENT
 
 
 def _retrieve(future: asyncio.Future) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def fetch_scenes(stash: StashClient, scene_ids: list) -> dict:
+    """Scene id -> scene document, in one request; InvalidData when Stash has no scene for one of the ids
+    (``findScenes(ids:)`` fails as a whole then, stash-plugin-protocol.md §5.3)."""
+    data = stash.query(PREFETCH_QUERY, {"ids": [str(scene_id) for scene_id in scene_ids]}, "ProviderPrefetch")
+    return {int(raw["id"]): raw for raw in data["findScenes"]["scenes"]}
 
 
 class Unavailable(Exception):
@@ -56,7 +66,9 @@ class Provider:
         bulk = bulk or StashClient.for_url(config.stash_url, config.api_key, timeout=BUILD_TIMEOUT)
         self.gate = StashGate(clock=clock)
         self.index = StashFileIndex(self.stash, bulk, clock)
-        self.cache = SceneCache(lambda scene_id: self.gate.call(self.stash.find_scene, scene_id), clock=clock)
+        self.cache = SceneCache(lambda scene_id: self.gate.call(self.stash.find_scene, scene_id),
+                                lambda scene_ids: self.gate.call(fetch_scenes, self.stash, scene_ids),
+                                self.index, clock=clock)
         self.links = ImageLinks(config.public_url, config.signing_key) if config.public_url else None
         self._settings: Optional[Settings] = None
         self._shaping = Shaping()
@@ -205,17 +217,24 @@ class Provider:
         return None if scene is None else self.render(scene)
 
     async def metadata_async(self, scene_id: int) -> Optional[dict]:
-        """``metadata`` for the event loop: awaits the scene (cached, prefetched by the match, or fetched
-        now on the prefetch threads) without holding a thread; needs the settings read (``configured``)."""
-        future = asyncio.wrap_future(self.cache.future(scene_id))
-        future.add_done_callback(_retrieve)  # after a timeout nobody awaits it: no "never retrieved" log
+        """``metadata`` for the event loop: a cached scene is rendered at once (most of a scan: read ahead);
+        one on its way is awaited without holding a thread; needs the settings read (``configured``)."""
+        source = self.cache.future(scene_id)
         try:
-            scene = await asyncio.wait_for(asyncio.shield(future), SCENE_WAIT)
-        except asyncio.TimeoutError:
-            raise Unavailable(f"Stash did not answer for scene {scene_id} within {SCENE_WAIT:.1f} s") from None
+            scene = source.result() if source.done() else await self._await_scene(source, scene_id)
         except StashTrouble as exc:
             raise Unavailable(f"Stash unavailable: {exc}") from None
         return None if scene is None else self.render(scene)
+
+    @staticmethod
+    async def _await_scene(source, scene_id: int) -> Optional[dict]:
+        """The scene from a fetch under way; Unavailable after SCENE_WAIT seconds."""
+        future = asyncio.wrap_future(source)
+        future.add_done_callback(_retrieve)  # after a timeout nobody awaits it: no "never retrieved" log
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), SCENE_WAIT)
+        except asyncio.TimeoutError:
+            raise Unavailable(f"Stash did not answer for scene {scene_id} within {SCENE_WAIT:.1f} s") from None
 
     def render(self, scene: dict) -> Optional[dict]:
         """The Metadata object of a fetched scene; None (404: Plex keeps what it has) for a scene the
