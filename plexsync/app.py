@@ -1,8 +1,9 @@
 """Composition root: one plugin invocation from stdin to the one JSON answer on stdout.
 
 Import discipline: the hook path (the common case, run synchronously by Stash for every scene save)
-must not pay for pydantic, plexapi, requests or tenacity. So this module imports only the hook's
-dependencies at the top; the task and worker machinery is imported in ``_dispatch`` and
+must not pay for pydantic, plexapi, requests or tenacity, and neither do the UI's local operations
+(the scene tab's status, the PlexSync page). So this module imports only their dependencies at the
+top; the task, foreground-sync and worker machinery is imported in ``_dispatch`` and
 ``worker_main``, the one deliberate exception to imports-at-the-top (style.md §3).
 """
 
@@ -21,6 +22,14 @@ log = logging.getLogger("plexsync")
 def _dispatch(plugin_input: PluginInput) -> object:
     if plugin_input.mode == "hook":
         return handle_hook(plugin_input)
+    from plexsync.operations import LOCAL, REMOTE, run_operation  # light, but not the hook's business
+
+    if plugin_input.mode in LOCAL:  # the scene tab's status and the page: local files, hook-light
+        return run_operation(plugin_input)
+    if plugin_input.mode in REMOTE:
+        from plexsync.scene_sync import HANDLERS  # talks to Stash and Plex: the sync machinery
+
+        return run_operation(plugin_input, HANDLERS)
     from plexsync.tasks import run_task  # tasks import the heavier machinery; hooks never do
 
     return run_task(plugin_input)

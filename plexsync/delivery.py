@@ -80,6 +80,10 @@ class Delivery:
             self.queue.ack(claim)
         return result
 
+    def process(self, job: Job) -> Result:
+        """Route one job that is not in the queue (a foreground sync of one scene from Stash's UI)."""
+        return self._route(job)
+
     def _route(self, job: Job) -> Result:
         if job.event.startswith("fanout_"):
             return self._fan_out(job)

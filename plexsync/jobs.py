@@ -158,6 +158,15 @@ class JobQueue:
         finally:
             conn.close()
 
+    def scene_jobs(self, scene_id: int) -> tuple:
+        """(waiting, in flight) jobs of one scene (fan-out and reconcile jobs are not the scene's own)."""
+        rows = self._sql(
+            f"SELECT status < ?, COUNT(*) FROM {TABLE} WHERE status <= ? AND json_extract(CAST(data AS TEXT), '$.scene_id') = ?"
+            " AND json_extract(CAST(data AS TEXT), '$.event') IN ('create', 'update', 'destroy', 'sync', 'repair') GROUP BY 1",
+            (INFLIGHT, INFLIGHT, int(scene_id)))
+        counts = {bool(waiting): count for waiting, count in rows}
+        return counts.get(True, 0), counts.get(False, 0)
+
     def waiting_jobs(self, limit: int = 1000) -> list:
         """The oldest waiting jobs, for listings."""
         rows = self._sql(f"SELECT data FROM {TABLE} WHERE status < ? ORDER BY _id LIMIT ?", (INFLIGHT, limit))

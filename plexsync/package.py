@@ -1,7 +1,7 @@
 """``python -m plexsync package``: the plugin-source package Stash installs from (dist/).
 
 ``dist/PlexSync.zip`` holds exactly the runtime files (entry, manifest, the package without its
-sandbox, requirements, README, LICENSE), built from scratch every time and reproducible: files in a
+sandbox, the UI's JavaScript and CSS, requirements, README, LICENSE), built from scratch every time and reproducible: files in a
 fixed order with fixed timestamps and permissions, so the same inputs give the same bytes.
 ``dist/index.yml`` is Stash's source index (stash-plugin-protocol.md §6.3) with the zip's sha256.
 Run it in a development checkout: Stash would try to load ``dist/index.yml`` as a plugin.
@@ -19,12 +19,14 @@ from plexsync import __version__
 ROOT = Path(__file__).resolve().parent.parent
 TOP_FILES = ("PlexSync.py", "PlexSync.yml", "requirements.txt", "README.md", "LICENSE")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+UI_DIR = "ui"  # the scene tab and the PlexSync page (PlexSync.yml ui.javascript / ui.css)
 
 
 def runtime_files(root: Path = ROOT) -> list:
-    """Relative paths of every file the package ships, sorted."""
+    """Relative paths of every file the package ships, sorted (the UI's JavaScript and CSS included)."""
     package = [p for p in (root / "plexsync").rglob("*.py") if "sandbox" not in p.relative_to(root).parts]
-    return sorted([Path(name) for name in TOP_FILES] + [p.relative_to(root) for p in package], key=str)
+    ui = [p for p in (root / UI_DIR).glob("*") if p.suffix in (".js", ".css")]
+    return sorted([Path(name) for name in TOP_FILES] + [p.relative_to(root) for p in package + ui], key=str)
 
 
 def build_zip(target: Path, root: Path = ROOT) -> str:

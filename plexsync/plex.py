@@ -143,6 +143,10 @@ class PlexClient:
                 return function(*args, **kwargs)
         return self._retry(attempt)()
 
+    def machine_id(self) -> str:
+        """The server's ``machineIdentifier`` once connected, else "" (never a request of its own)."""
+        return str(self._server.machineIdentifier or "") if self._server is not None else ""
+
     def identity(self) -> dict:
         """``GET /identity`` without the token: any HTTP answer proves Plex is reachable at ``url``."""
         def probe() -> dict:

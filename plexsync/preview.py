@@ -54,7 +54,7 @@ def preview_scene(runtime: Runtime, scene: dict) -> dict:
         match = runtime.delivery.syncer.matcher.match(scene)
         item = runtime.plex.fetch_item(match.rating_key)
     except PlexSyncError as exc:
-        return {**entry, "match": None, "reason": str(exc)}
+        return {**entry, "match": None, "reason": str(exc), "error_class": exc.error_class}
     syncer = runtime.delivery.syncer
     record = syncer.records.get(entry["scene_id"])
     view = plex_view(item)
@@ -62,7 +62,8 @@ def preview_scene(runtime: Runtime, scene: dict) -> dict:
     params, _ = plan_edit(desired, view, record.written if record else {}, runtime.settings.preserve_plex_edits)
     excluded = skip_reason(scene, runtime.settings)
     collections = syncer.extras.collections.preview(int(item.librarySectionID or 0), desired.collections) if syncer.extras else []
-    return {**entry, "match": {"rating_key": match.rating_key, "confidence": match.confidence, "file": PATHS.shown(match.plex_file)},
+    return {**entry, "match": {"rating_key": match.rating_key, "confidence": match.confidence, "file": PATHS.shown(match.plex_file),
+                               "plex_title": item.title or "", "library": item.librarySectionTitle or ""},
             "changes": {} if excluded else _changes(params, view), "collections": [] if excluded else collections,
             **({"excluded": excluded} if excluded else {})}
 

@@ -36,6 +36,7 @@ from typing import Callable, Optional
 from plexsync.errors import AmbiguousMatch, AuthError, BadInput, ConfigError, NotFoundYet, PlexSyncError, TransientError
 from plexsync.jobs import Job
 from plexsync.metadata import desired_state, drift, plex_view, skip_reason
+from plexsync.overview import EXAMPLES_KEY
 from plexsync.runtime import Runtime
 from plexsync.schedule import LAST_RUN_KEY
 
@@ -79,6 +80,7 @@ class Reconcile:
         self.progress(1.0)
         self.runtime.db.put(LAST_RUN_KEY, {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "at_ts": self.clock(),
                                            **{k: v for k, v in report.items() if k != "examples"}})
+        self.runtime.db.put(EXAMPLES_KEY, report["examples"])  # for the PlexSync page; status stays small
         return report
 
     def _refresh_index(self) -> None:

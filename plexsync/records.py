@@ -13,6 +13,8 @@ from typing import Callable, Optional
 
 from plexsync.state import StateDB
 
+HOURS_KEPT = 31 * 24  # syncs per hour are kept a month (the PlexSync page charts the last days)
+
 
 @dataclass(frozen=True)
 class SyncRecord:
@@ -28,7 +30,7 @@ class SyncRecord:
 
 
 class SyncRecords:
-    """The ``sync_records`` table plus the daily counters shown by ``status``."""
+    """The ``sync_records`` table plus the daily counters shown by ``status`` and the hourly ones the page charts."""
 
     def __init__(self, db: StateDB, clock: Callable[[], float] = time.time) -> None:
         self.db, self.clock = db, clock
@@ -65,6 +67,21 @@ class SyncRecords:
             if wrote:
                 day = datetime.fromtimestamp(self.clock()).strftime("%Y-%m-%d")
                 conn.execute("INSERT INTO daily_counts (day, synced) VALUES (?, 1) ON CONFLICT(day) DO UPDATE SET synced = synced + 1", (day,))
+                self._count_hour(conn)
+
+    def _count_hour(self, conn) -> None:
+        """One more sync this hour; the first sync of an hour drops hours older than ``HOURS_KEPT``."""
+        hour = int(self.clock() // 3600)
+        if conn.execute("INSERT OR IGNORE INTO hourly_counts (hour, synced) VALUES (?, 0)", (hour,)).rowcount:
+            conn.execute("DELETE FROM hourly_counts WHERE hour < ?", (hour - HOURS_KEPT,))
+        conn.execute("UPDATE hourly_counts SET synced = synced + 1 WHERE hour = ?", (hour,))
+
+    def per_hour(self, hours: int) -> list:
+        """(hour start as unix time, scenes synced) for the last ``hours`` hours, oldest first, zeros included."""
+        last = int(self.clock() // 3600)
+        first = last - max(1, min(hours, HOURS_KEPT)) + 1
+        counts = dict(self.db.query("SELECT hour, synced FROM hourly_counts WHERE hour >= ?", (first,)))
+        return [(hour * 3600, counts.get(hour, 0)) for hour in range(first, last + 1)]
 
     def using(self, kind: str, object_id: int) -> list:
         """Scenes whose last write came from this performer, studio or tag (``kind``)."""

@@ -94,6 +94,12 @@ class RetrySchedule:
         )
         return [Deferred(Job.from_dict(json.loads(r[0])), r[1], r[2] or "", r[3] or "", bool(r[4])) for r in rows]
 
+    def waiting(self, job_key: str) -> Optional[Deferred]:
+        """The retry waiting for ``job_key`` (``scene:45``), or None."""
+        rows = self.db.query("SELECT job, due_at, error_class, last_error, held FROM retries WHERE job_key = ?", (job_key,))
+        return Deferred(Job.from_dict(json.loads(rows[0][0])), rows[0][1], rows[0][2] or "", rows[0][3] or "",
+                        bool(rows[0][4])) if rows else None
+
     def remove(self, job: Job, due_at: Optional[float] = None) -> None:
         """Forget a waiting retry (only the one due at ``due_at``, if given, so a newer one survives)."""
         if due_at is None:

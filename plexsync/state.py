@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 STATE_FILE = "state.db"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS lease (
@@ -35,12 +35,14 @@ CREATE TABLE IF NOT EXISTS breakers (
 CREATE TABLE IF NOT EXISTS outages (
     id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT, started_at REAL, ended_at REAL, last_error TEXT);
 CREATE TABLE IF NOT EXISTS daily_counts (day TEXT PRIMARY KEY, synced INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS hourly_counts (hour INTEGER PRIMARY KEY, synced INTEGER NOT NULL);
 """
 # Upgrades of a database an older version created (``user_version`` -> statements bringing it to the next).
 MIGRATIONS = {
     1: ("ALTER TABLE breakers ADD COLUMN kind TEXT",
         "ALTER TABLE breakers ADD COLUMN probes INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE breakers ADD COLUMN probe_at REAL", "ALTER TABLE breakers ADD COLUMN said_at REAL"),
+    2: ("CREATE TABLE IF NOT EXISTS hourly_counts (hour INTEGER PRIMARY KEY, synced INTEGER NOT NULL)",),  # the page's chart
 }
 
 

@@ -10,7 +10,7 @@ from plexsync.collection_sync import CollectionSync
 from plexsync.errors import ItemMissing, MissingInPlex, NotFoundYet, PermanentError, PlexSyncError
 from plexsync.jobs import Job
 from plexsync.identity import scene_from_guid
-from plexsync.matcher import GUID, LOW, Matcher, scene_files
+from plexsync.matcher import GUID, LOW, Match, Matcher, scene_files
 from plexsync.metadata import (Desired, Shaping, describe, desired_state, owned_by_provider, plan_edit, plex_view,
                                scene_groups, skip_reason)
 from plexsync.missing import MissingFiles
@@ -133,7 +133,8 @@ class Syncer:
         params, owned = self._apply(desired, item, record, match, images)
         section = int(item.librarySectionID or 0)
         owned.update(updated_at=scene.get("updated_at"), image_hash=_image_hash(images, record),
-                     sources=_sources(scene, shaping), section=section, **({"groups": desired.groups} if desired.groups else {}))
+                     sources=_sources(scene, shaping), section=section, match=self._match_note(match),
+                     **({"groups": desired.groups} if desired.groups else {}))
         self.records.save(SyncRecord(scene_id, match.rating_key, match.plex_file, fetched_at, self.clock(), desired.fingerprint, owned))
         self._after_write(scene_id, section, record, owned)
         detail = describe(params) + (", " + " and ".join(images[1]) if images else "")
@@ -240,6 +241,12 @@ class Syncer:
 
     def _section_for(self, plex_path: str):
         return next((s for s in self.sections if within(plex_path, s.locations)), None)
+
+    def _match_note(self, match: Match) -> dict:
+        """How the item was matched, kept with the record for the scene's Plex tab (no Plex request there)."""
+        section = self._section_for(match.plex_file)
+        return {"by": "provider" if match.confidence == GUID else "path", "confidence": match.confidence,
+                "library": section.title if section else None}
 
     def _forget(self, job: Job) -> Outcome:
         """A scene deleted in Stash: forget its record; with delete_file, let Plex notice. Never delete in Plex."""

@@ -20,6 +20,7 @@ from plexsync.health import Health
 from plexsync.hook import LOG_SETTINGS_KEY, ensure_worker, plugin_dir
 from plexsync.jobs import JobQueue
 from plexsync.lease import Lease, new_token
+from plexsync.overview import HEALTH_KEY
 from plexsync.protocol import PluginInput
 from plexsync.reconcile import Reconcile
 from plexsync.reconcile import log_report as log_reconcile
@@ -84,8 +85,8 @@ def run_status(task: Task) -> dict:
 
 
 def run_dlq_retry(task: Task) -> dict:
-    """``dlq_retry``: put dead letters back into the queue (all, or ``scene_id``/``error_class``)."""
-    letters = DeadLetters(task.db).take(task.int_arg("scene_id"), task.args.get("error_class") or None)
+    """``dlq_retry``: put dead letters back into the queue (all, or ``scene_id``/``error_class``/``id``)."""
+    letters = DeadLetters(task.db).take(task.int_arg("scene_id"), task.args.get("error_class") or None, task.int_arg("id"))
     queue = JobQueue(task.data_dir)
     queue.put_many([letter.job._replace(transient_attempts=0, not_found_attempts=0, enqueued_at=time.time())
                     for letter in letters])
@@ -97,8 +98,8 @@ def run_dlq_retry(task: Task) -> dict:
 
 
 def run_dlq_clear(task: Task) -> dict:
-    """``dlq_clear``: delete every dead letter."""
-    removed = DeadLetters(task.db).clear()
+    """``dlq_clear``: delete every dead letter (or the one ``args.id`` names)."""
+    removed = DeadLetters(task.db).clear(task.int_arg("id"))
     log.info("dlq_clear: %s dead letters deleted", removed)
     return {"deleted": removed}
 
@@ -226,8 +227,10 @@ def run_reindex(task: Task) -> dict:
 
 
 def run_health(task: Task) -> dict:
-    """``health``: Stash, settings, Plex reachability and auth, libraries, path mapping."""
-    return Health(task.input.connection, task.db, stashlog.progress).run()
+    """``health``: Stash, settings, Plex reachability and auth, libraries, path mapping (kept for the PlexSync page)."""
+    report = Health(task.input.connection, task.db, stashlog.progress).run()
+    task.db.put(HEALTH_KEY, {**report, "checked_at": time.time()})
+    return report
 
 
 def run_reconcile(task: Task) -> dict:

@@ -15,8 +15,9 @@ RANKS = {
     "lease": 3, "schedule": 3, "breaker": 3, "misconfig": 3, "outage": 4, "retries": 3, "deadletters": 3, "records": 3, "worklog": 3,
     "transport": 3, "stash": 4, "plex": 4, "collection_records": 3, "missing": 3, "plex_collections": 4,
     "library": 5, "metadata": 5, "photos": 5, "shaper": 5, "matcher": 6, "collection_sync": 6, "sync": 7, "delivery": 8,
-    "hook": 9, "status": 9, "runtime": 9,
-    "reconcile": 10, "worker": 11, "preview": 10, "health": 10, "bulk": 12, "tasks": 12, "app": 13, "cli": 14, "__main__": 15, "__init__": 0,
+    "hook": 9, "status": 9, "runtime": 9, "scene_state": 9, "overview": 9, "operations": 10,
+    "reconcile": 10, "worker": 11, "preview": 10, "health": 10, "bulk": 12, "tasks": 12, "scene_sync": 12,
+    "app": 13, "cli": 14, "__main__": 15, "__init__": 0,
     # the provider subpackage: above the shared modules it uses, below the command line that starts it
     "provider.__init__": 0, "provider.images": 1, "provider.config": 3, "provider.gate": 3, "provider.scenes": 3,
     "provider.index": 5, "provider.matching": 6, "provider.documents": 7, "provider.service": 8,

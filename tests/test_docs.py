@@ -65,3 +65,11 @@ def test_manifest_loads_under_stashs_strict_rules():
     assert triggers[:3] == ["Scene.Create.Post", "Scene.Update.Post", "Scene.Destroy.Post"]
     assert all(hook["defaultArgs"] == {"mode": "hook"} for hook in config["hooks"])
     assert config["exec"] == ["python", "{pluginDir}/PlexSync.py"] and config["interface"] == "raw"
+
+
+def test_operations_table_lists_exactly_the_operations_and_the_screenshots_exist():
+    from plexsync.operations import OPERATIONS
+
+    assert {row[0].strip("`") for row in table("Operations")} == set(OPERATIONS)
+    for picture in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README):
+        assert (ROOT / picture).is_file(), picture

@@ -181,3 +181,24 @@ def test_acknowledged_rows_are_purged_so_the_queue_file_stays_small(data_dir):
     wal = queue.path.with_name(queue.path.name + "-wal")
     assert rows == 0 and queue.path.stat().st_size < 100_000
     assert not wal.exists() or wal.stat().st_size < 8_000_000  # SQLite checkpoints the WAL at ~4 MB
+
+
+def test_syncs_are_counted_per_hour_and_kept_a_month(db, clock):
+    from plexsync.records import HOURS_KEPT, SyncRecord, SyncRecords
+
+    records = SyncRecords(db, clock)
+    clock.now = 3600 * 1_000_000 + 10  # the start of an hour, plus a little
+
+    def write(scene_id, wrote=True):
+        records.save(SyncRecord(scene_id, 1, "/f", clock(), clock(), "fp"), wrote=wrote)
+
+    write(1)
+    write(2)
+    write(3, wrote=False)  # an unchanged scene is no sync
+    clock.advance(2 * 3600)
+    write(1)
+    assert records.per_hour(3) == [(clock.now - 10 - 2 * 3600, 2), (clock.now - 10 - 3600, 0), (clock.now - 10, 1)]
+    clock.advance((HOURS_KEPT + 1) * 3600)
+    write(4)  # the first sync of a new hour drops the hours older than a month
+    assert db.query("SELECT COUNT(*) FROM hourly_counts")[0][0] == 1
+    assert sum(count for _, count in records.per_hour(10_000)) == 1

@@ -144,7 +144,9 @@ def test_preview_shows_match_and_diff_without_writing(sandbox, runtime_for, cloc
     orphan = sandbox.stash.add_scene(title="Orphan", files=[(f"{STASH_ROOT}/orphan.mp4", 3)])
     runtime = runtime_for()
     results = {r["scene_id"]: r for r in preview(runtime, None)}
-    assert results[scene]["match"] == {"rating_key": key, "confidence": "high", "file": sandbox.plex.item(key).files[0][0]}
+    item = sandbox.plex.item(key)
+    assert results[scene]["match"] == {"rating_key": key, "confidence": "high", "file": item.files[0][0],
+                                       "plex_title": item.title, "library": "Movies"}
     assert results[scene]["changes"]["title"]["stash"] == "Previewed"
     assert results[scene]["changes"]["genre"] == {"plex": [], "stash": ["a", "b"]}
     assert results[orphan]["match"] is None and "no item" in results[orphan]["reason"]

@@ -333,6 +333,19 @@ def _xml_reply(root: ET.Element, status: int = 200) -> _Reply:
     return _Reply(status, body.encode("utf-8"))
 
 
+# Plex Web's icon, as a browser probing plex_url loads it: a 1x1 PNG (Chrome sniffs the type).
+_WEB_ICON = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6378ba80f73f0006920292ca32c6850000000049454e44ae426082")
+
+
+def _web_file(path: str) -> _Reply:
+    """``/web/favicon.ico`` (the only Plex Web file the sandbox serves); other /web/ paths 404."""
+    if path == "/web/favicon.ico":
+        return _Reply(200, _WEB_ICON, "image/x-icon")
+    return _error_reply(404)
+
+
 def _empty_reply() -> _Reply:
     """200 with an empty body: what PMS sends for edits; plexapi's query() then returns None."""
     return _Reply(200)
@@ -1171,6 +1184,8 @@ class FakePlex:
             self._materialise_due()
             if self.max_url_len is not None and len(request.target) > self.max_url_len:
                 return _error_reply(414, message=f"request target longer than {self.max_url_len}")
+            if request.path.startswith("/web/"):  # Plex Web's files need no token (the app signs in itself)
+                return _web_file(request.path)
             if self.token is not None and request.plex_value("X-Plex-Token") != self.token:
                 return _error_reply(401)
             return self._route(request)

@@ -62,9 +62,11 @@ class Sandbox:
         if not entry.exists():
             try:
                 entry.symlink_to(REPO / "PlexSync.py")  # runs this checkout's code (and its coverage)
+                (self.plugin_dir / "ui").symlink_to(REPO / "ui")  # the manifest's ui.javascript and ui.css
             except OSError:
                 shutil.copyfile(REPO / "PlexSync.py", entry)
                 shutil.copytree(REPO / "plexsync", self.plugin_dir / "plexsync", dirs_exist_ok=True)
+                shutil.copytree(REPO / "ui", self.plugin_dir / "ui", dirs_exist_ok=True)
 
     def configure(self, **settings) -> None:
         """Save PlexSync's settings in the fake Stash (replacing them, as Stash's UI does)."""
@@ -95,6 +97,14 @@ class Sandbox:
         from plexsync.sandbox.stash_host import StashHost
 
         return StashHost(self.plugins_dir, self.stash, python=sys.executable, **options)
+
+    def serve_operations(self, **host_options):
+        """Let the fake Stash answer ``runPluginOperation`` by running PlexSync through a Stash host."""
+        from plexsync.sandbox.plugin_operations import PluginOperations
+
+        operations = PluginOperations(self.host(**host_options))
+        self.stash.add_resolver("Mutation", "runPluginOperation", operations.resolve)
+        return operations
 
     @property
     def data_dir(self) -> Path:
