@@ -33,6 +33,10 @@ def _all_synced(sandbox: Sandbox, scenes: list) -> bool:
     return all(sandbox.plex.item(key).title == f"Edited {n}" for n, (_, key) in enumerate(scenes))
 
 
+def _any_synced(sandbox: Sandbox, scenes: list) -> bool:
+    return any(sandbox.plex.item(key).title == f"Edited {n}" for n, (_, key) in enumerate(scenes))
+
+
 def _sample(sandbox: Sandbox, pids: set, stop: threading.Event) -> None:
     while not stop.is_set():
         pids.update(worker_pids(sandbox))
@@ -53,13 +57,16 @@ def recovery(outage: float, count: int, latency_ms: float) -> dict:
             hook_seconds.append(result.duration)
         time.sleep(max(0.0, outage - (time.monotonic() - down_at)))
         sandbox.plex.restart()
-        back_at = time.monotonic()
+        back_at, first = time.monotonic(), None
         while not _all_synced(sandbox, scenes):
+            if first is None and _any_synced(sandbox, scenes):
+                first = time.monotonic() - back_at
             time.sleep(0.02)
         delivered = time.monotonic() - back_at
         stop.set()
         sampler.join()
     return {"outage_s": outage, "held_jobs": count, "plex_latency_ms": latency_ms,
+            "seconds_from_plex_back_to_first_synced": round(first if first is not None else delivered, 2),
             "seconds_from_plex_back_to_last_synced": round(delivered, 2), "worker_processes_started": len(pids),
             "hook_warning_or_error_lines": len(noise), "hook_median_ms": round(sorted(hook_seconds)[count // 2] * 1000, 1)}
 

@@ -119,24 +119,11 @@ class BulkSync:
         """Queue the page's changed scenes with their data attached and drain them now."""
         syncer = self.runtime.delivery.syncer
         syncer.prefetched.update({int(s["id"]): (s, fetched_at) for s in changed})
-        syncer.prefetched_items.update(self._items_for(changed))
+        syncer.prefetched_items.update(syncer.items_for(changed))
         self.runtime.queue.put_many(jobs)
         drain_foreground(self.runtime, step, on_result=self._count, settle=False)
         syncer.prefetched.clear()
         syncer.prefetched_items.clear()
-
-    def _items_for(self, scenes: list) -> dict:
-        """The page's Plex items in one request (each scene is still matched and verified as it syncs)."""
-        keys = []
-        for scene in scenes:
-            try:
-                keys.append(self.runtime.delivery.syncer.matcher.match(scene).rating_key)
-            except PlexSyncError:
-                continue  # not found or ambiguous: the sync itself reports it
-        try:
-            return self.runtime.plex.fetch_items(keys) if keys else {}
-        except PlexSyncError:
-            return {}  # Plex trouble: each scene fetches its own item and classifies the error
 
     def _count(self, result) -> None:
         tally(self.counts, result.kind, result.error_class, result.error)

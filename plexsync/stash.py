@@ -44,6 +44,9 @@ FIND_SCENES_QUERY = (
     " findScenes(filter: $filter, scene_filter: $scene_filter) { count scenes { ...SyncScene } } }"
     + SYNC_SCENE_FRAGMENT
 )
+# Many scenes in one request (the worker's read-ahead, the provider's scene cache). Stash refuses the whole
+# request when one id names no scene (stash-plugin-protocol.md §5.3).
+SCENES_BY_ID_QUERY = "query ScenesById($ids: [ID!]) { findScenes(ids: $ids) { scenes { ...SyncScene } } }" + SYNC_SCENE_FRAGMENT
 PLUGIN_CONFIG_QUERY = "query PluginConfig($ids: [ID!]) { configuration { plugins(include: $ids) } }"
 API_KEY_QUERY = "query ApiKey { configuration { general { apiKey } } }"
 VERSION_QUERY = "query Version { version { version } }"
@@ -154,6 +157,11 @@ class StashClient:
     def find_scene(self, scene_id: int) -> Optional[dict]:
         """The scene's current state, or None if it no longer exists."""
         return self.query(FIND_SCENE_QUERY, {"id": str(scene_id)}, "FindScene")["findScene"]
+
+    def find_scenes(self, scene_ids: list) -> dict:
+        """Scene id -> current state, in one request; raises when Stash has no scene for one of the ids."""
+        data = self.query(SCENES_BY_ID_QUERY, {"ids": [str(scene_id) for scene_id in scene_ids]}, "ScenesById")
+        return {int(raw["id"]): raw for raw in data["findScenes"]["scenes"]}
 
     def scenes_page(self, page: int, per_page: int = 100, scene_filter: Optional[dict] = None,
                     sort: str = "id", direction: str = "ASC") -> tuple:

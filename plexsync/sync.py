@@ -61,8 +61,8 @@ class Syncer:
         self.stash, self.plex, self.matcher, self.records = stash, plex, matcher, records
         self.settings, self.sections, self.clock = settings, sections, clock
         self.extras = extras
-        self.prefetched: dict = {}  # scene id -> (scene, fetched_at), filled by bulk syncs from their pages
-        self.prefetched_items: dict = {}  # ratingKey -> detail item, fetched by bulk syncs per page
+        self.prefetched: dict = {}  # scene id -> (scene, fetched_at): bulk syncs' pages, the worker's read-ahead
+        self.prefetched_items: dict = {}  # ratingKey -> detail item, fetched with those scenes
 
     def shaping(self) -> Shaping:
         """Tag routes and photo URLs for this process (none without extras: tests of the bare syncer)."""
@@ -77,7 +77,7 @@ class Syncer:
         """Run one job; raises PlexSync errors for the delivery loop to classify."""
         if job.event == "destroy":
             return self._forget(job)
-        scene, fetched_at = self._current(job.scene_id)
+        scene, fetched_at = self._current(job)
         if scene is None:
             self.records.forget(job.scene_id)
             return Outcome("gone", job.scene_id, detail="deleted in Stash before it could be synced")
@@ -104,12 +104,26 @@ class Syncer:
         found = {int(scene["id"]) for _, _, page in self.stash.all_scenes(250, {field: criterion}) for scene in page}
         return sorted(found | set(self.records.using(kind, job.scene_id)))
 
-    def _current(self, scene_id: int) -> tuple:
-        """The scene as Stash has it now: prefetched by a bulk sync's page, else one ``findScene``."""
-        if scene_id in self.prefetched:
-            return self.prefetched.pop(scene_id)
+    def _current(self, job: Job) -> tuple:
+        """The scene as Stash has it now: prefetched (if read after the job was queued), else one ``findScene``."""
+        prefetched = self.prefetched.pop(job.scene_id, None)
+        if prefetched is not None and prefetched[1] >= job.enqueued_at:
+            return prefetched
         fetched_at = self.clock()
-        return self.stash.find_scene(scene_id), fetched_at
+        return self.stash.find_scene(job.scene_id), fetched_at
+
+    def items_for(self, scenes: list) -> dict:
+        """The scenes' Plex items in one request per 100 (each scene is still matched and verified as it syncs)."""
+        keys = []
+        for scene in scenes:
+            try:
+                keys.append(self.matcher.match(scene).rating_key)
+            except PlexSyncError:
+                continue  # not found or ambiguous: the sync itself reports it
+        try:
+            return self.plex.fetch_items(keys) if keys else {}
+        except PlexSyncError:
+            return {}  # Plex trouble: each scene fetches its own item and classifies the error
 
     def write(self, scene: dict, fetched_at: float, job: Optional[Job] = None) -> Outcome:
         """Bring the scene's Plex item to the desired state (a no-op when nothing changed)."""

@@ -32,6 +32,7 @@ from plexsync.jobs import JobQueue
 from plexsync.lease import Lease
 from plexsync.outage import Outages, kind_of
 from plexsync.protocol import ServerConnection
+from plexsync.readahead import ReadAhead
 from plexsync.reconcile import Reconcile
 from plexsync.reconcile import log_report as log_reconcile
 from plexsync.retries import RetrySchedule
@@ -85,6 +86,7 @@ class Worker:
         self.runtime: Optional[Runtime] = None
         self.stop = threading.Event()
         self.processed = 0
+        self.read_ahead: Optional[ReadAhead] = None
 
     def run(self) -> int:
         """Connect and drain on a daemon thread, heartbeat here; returns the number of jobs processed."""
@@ -131,12 +133,19 @@ class Worker:
         runtime.delivery.promote_due()
         if runtime.delivery.blocked_until() is not None:
             return False
+        self._reader(runtime).before_claim()
         claim = runtime.queue.claim()
         if claim is None:
             return False
         runtime.delivery.handle(claim)
         self._count()
         return True
+
+    def _reader(self, runtime: Runtime) -> ReadAhead:
+        """The read-ahead for the current syncer (a settings change rewires the runtime)."""
+        if self.read_ahead is None or self.read_ahead.syncer is not runtime.delivery.syncer:
+            self.read_ahead = ReadAhead(runtime.queue, runtime.delivery.syncer)
+        return self.read_ahead
 
     def _count(self) -> None:
         self.processed += 1

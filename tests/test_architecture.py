@@ -16,7 +16,7 @@ RANKS = {
     "transport": 3, "stash": 4, "plex": 4, "collection_records": 3, "missing": 3, "plex_collections": 4,
     "library": 5, "metadata": 5, "photos": 5, "shaper": 5, "matcher": 6, "collection_sync": 6, "sync": 7, "delivery": 8,
     "hook": 9, "status": 9, "runtime": 9, "scene_state": 9, "overview": 9, "operations": 10,
-    "reconcile": 10, "worker": 11, "preview": 10, "health": 10, "bulk": 12, "tasks": 12, "scene_sync": 12,
+    "reconcile": 10, "readahead": 8, "worker": 11, "preview": 10, "health": 10, "bulk": 12, "tasks": 12, "scene_sync": 12,
     "app": 13, "cli": 14, "__main__": 15, "__init__": 0,
     # the provider subpackage: above the shared modules it uses, below the command line that starts it
     "provider.__init__": 0, "provider.images": 1, "provider.config": 3, "provider.gate": 3, "provider.scenes": 3,

@@ -504,7 +504,7 @@ def test_a_match_fetches_the_scenes_plex_scans_next_in_one_request_and_their_met
 
     keys = scan_folder(plex, provider, names)
 
-    batches = [r for r in stash.requests if r.operation_name == "ProviderPrefetch"]
+    batches = [r for r in stash.requests if r.operation_name == "ScenesById"]
     assert [plex.item(key).fields["title"] for key in keys] == [f"Part {n}" for n in range(1, 13)]
     assert stash.count("FindScene") == 1  # the first file's scene, alone: its own answer waits for no batch
     assert len(batches) == 1 and batches[0].variables["ids"] == [str(s) for s in scenes[1:] + [later]]
@@ -521,7 +521,7 @@ def test_a_scan_in_path_order_reads_ahead_one_batch_at_a_time(stash, served, ple
 
     keys = scan_folder(plex, provider, names)
 
-    batches = [r.variables["ids"] for r in stash.requests if r.operation_name == "ProviderPrefetch"]
+    batches = [r.variables["ids"] for r in stash.requests if r.operation_name == "ScenesById"]
     assert all(plex.item(key).guid.endswith(f"scene-{n}") for n, key in enumerate(keys, 1))
     assert stash.count("FindScene") == 1 and [len(ids) for ids in batches] == [5, 5, 5, 5]
     assert [int(i) for ids in batches for i in ids] == list(range(2, 22))  # each scene fetched once, in order
@@ -537,8 +537,8 @@ def test_files_stash_adds_or_moves_after_the_index_was_built_take_their_place_in
 
     assert match(provider, filename=f"{PLEX_ROOT}/show/part 1.mp4")[0]["ratingKey"] == f"scene-{first}"
 
-    assert wait_for(lambda: stash.count("ProviderPrefetch") == 1, timeout=10)
-    batch = [r.variables["ids"] for r in stash.requests if r.operation_name == "ProviderPrefetch"][0]
+    assert wait_for(lambda: stash.count("ScenesById") == 1, timeout=10)
+    batch = [r.variables["ids"] for r in stash.requests if r.operation_name == "ScenesById"][0]
     assert batch == [str(moved), str(second), str(third)] and stash.count("ProviderIndex") == 0
     assert provider.provider.index.following(third, 5) == []  # the moved file's old place is gone
 
@@ -567,13 +567,13 @@ def test_a_scene_deleted_inside_a_batch_does_not_fail_the_metadata_of_the_others
     assert [a.json()["MediaContainer"]["Metadata"][0]["title"] for a in answers if a.status_code == 200] == \
         [f"Take {n}" for n in (1, 2, 3, 4, 6, 7, 8, 9, 10)]
     # the batch was halved until the gone scene was alone: the others still came in batches
-    assert stash.count("FindScene") <= 3 and stash.count("ProviderPrefetch") <= 5
+    assert stash.count("FindScene") <= 3 and stash.count("ScenesById") <= 5
 
 
 def test_a_batch_that_fails_because_stash_is_down_caches_nothing(stash, served, clock):
     scenes = [add(stash, f"cut {n}.mp4", "reel", title=f"Cut {n}") for n in range(1, 6)]
     provider = served()
-    stash.add_fault(status=502, operation="ProviderPrefetch")
+    stash.add_fault(status=502, operation="ScenesById")
     url = f"{provider.url}/library/metadata/scene-{scenes[2]}"
 
     assert match(provider, filename=f"{PLEX_ROOT}/reel/cut 1.mp4")[0]["ratingKey"] == f"scene-{scenes[0]}"

@@ -25,7 +25,7 @@ from plexsync.provider.index import StashFileIndex
 from plexsync.provider.matching import FileMatcher, MatchRequest
 from plexsync.provider.scenes import SceneCache
 from plexsync.settings import Settings, load_settings
-from plexsync.stash import SYNC_SCENE_FRAGMENT, StashClient
+from plexsync.stash import StashClient
 from plexsync.tagroutes import TagRoutes, build_routes
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,6 @@ MISS_GRACE = 1.0        # a refresh begun at most this long before a missing fil
 MAX_AGE = 60.0          # a known file still refreshes the index this often (in the background of a request)
 SETTINGS_AGE = 300.0
 StashTrouble = (TransientError, AuthError, ConfigError)
-# The scene cache's batches: the same fields as the plugin's findScene, for many scenes in one request.
-PREFETCH_QUERY = "query ProviderPrefetch($ids: [ID!]) { findScenes(ids: $ids) { scenes { ...SyncScene } } }" + SYNC_SCENE_FRAGMENT
 
 
 def _retrieve(future: asyncio.Future) -> None:
@@ -48,8 +46,7 @@ def _retrieve(future: asyncio.Future) -> None:
 def fetch_scenes(stash: StashClient, scene_ids: list) -> dict:
     """Scene id -> scene document, in one request; InvalidData when Stash has no scene for one of the ids
     (``findScenes(ids:)`` fails as a whole then, stash-plugin-protocol.md §5.3)."""
-    data = stash.query(PREFETCH_QUERY, {"ids": [str(scene_id) for scene_id in scene_ids]}, "ProviderPrefetch")
-    return {int(raw["id"]): raw for raw in data["findScenes"]["scenes"]}
+    return stash.find_scenes(scene_ids)
 
 
 class Unavailable(Exception):
