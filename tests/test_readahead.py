@@ -10,12 +10,18 @@ def detail_gets(sandbox) -> int:
     return sandbox.plex.count("GET", r"^/library/metadata/[0-9,]+$")
 
 
-def test_a_queue_of_scenes_costs_two_reads_per_batch_not_two_per_job(sandbox, runtime_for, clock):
-    scenes = [sandbox.add_scene(f"Scene {n}") for n in range(30)]
+def edited_and_queued(sandbox, runtime_for, clock, count: int) -> tuple:
+    """``count`` synced scenes edited in Stash (titles ``Edited <n>``), one queued job each."""
+    scenes = [sandbox.add_scene(f"Scene {n}") for n in range(count)]
     for n, (scene_id, _) in enumerate(scenes):
         sandbox.stash.update_scene(scene_id, title=f"Edited {n}")
     runtime = runtime_for()
     queue(runtime, clock, *[scene_id for scene_id, _ in scenes])
+    return runtime, scenes
+
+
+def test_a_queue_of_scenes_costs_two_reads_per_batch_not_two_per_job(sandbox, runtime_for, clock):
+    runtime, scenes = edited_and_queued(sandbox, runtime_for, clock, 30)
     before_find, before_gets = sandbox.stash.count("FindScene"), detail_gets(sandbox)
     assert run_until_idle(stepper(runtime, clock)) == 30
     assert [sandbox.plex.item(key).title for _, key in scenes] == [f"Edited {n}" for n in range(30)]
@@ -52,11 +58,7 @@ def test_a_read_ahead_older_than_its_limit_is_dropped_and_read_again(sandbox, ru
 
 
 def test_a_deleted_scene_in_the_batch_pauses_the_read_ahead_and_every_job_still_runs(sandbox, runtime_for, clock):
-    scenes = [sandbox.add_scene(f"Scene {n}") for n in range(4)]
-    for n, (scene_id, _) in enumerate(scenes):
-        sandbox.stash.update_scene(scene_id, title=f"Edited {n}")
-    runtime = runtime_for()
-    queue(runtime, clock, *[scene_id for scene_id, _ in scenes])
+    runtime, scenes = edited_and_queued(sandbox, runtime_for, clock, 4)
     sandbox.stash.destroy_scene(scenes[2][0])  # Stash refuses findScenes(ids:) as a whole now
     assert run_until_idle(stepper(runtime, clock)) == 4
     assert [sandbox.plex.item(key).title for n, (_, key) in enumerate(scenes) if n != 2] == ["Edited 0", "Edited 1", "Edited 3"]
