@@ -75,3 +75,7 @@ class AmbiguousMatch(PermanentError):
 
 class InvalidData(PermanentError):
     """Plex rejected what we sent (400) or the scene's data cannot be written."""
+
+
+class MissingInPlex(NotFoundYet):
+    """Plex has no item for the scene's file and ``missing_in_plex`` is ``ignore``: recorded, never retried."""

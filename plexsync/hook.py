@@ -28,19 +28,27 @@ log = logging.getLogger(__name__)
 EVENTS = {
     "Scene.Create.Post": "create", "Scene.Update.Post": "update", "Scene.Destroy.Post": "destroy",
     # Renames fire no scene hook and do not touch the scenes' updated_at: a fan-out job (expanded by
-    # the worker into the scenes that use the object) carries them to Plex.
+    # the worker into the scenes that use the object) carries them to Plex. Stash fires Movie.* with
+    # Group.* from v0.27 on (the second job finds nothing changed); before, only Movie.*.
     "Performer.Update.Post": "fanout_performer", "Performer.Destroy.Post": "fanout_performer",
     "Studio.Update.Post": "fanout_studio", "Studio.Destroy.Post": "fanout_studio",
     "Tag.Update.Post": "fanout_tag", "Tag.Destroy.Post": "fanout_tag", "Tag.Merge.Post": "fanout_tag",
+    "Group.Update.Post": "fanout_group", "Group.Destroy.Post": "fanout_group",
+    "Movie.Update.Post": "fanout_group", "Movie.Destroy.Post": "fanout_group",
 }
-# Of a performer, studio or tag, PlexSync writes only the name.
-FANOUT_FIELDS = frozenset({"name"})
+# What PlexSync writes of a performer, studio, tag or group: fields whose change reaches its scenes
+# (names, the hierarchy that routes tags and makes parent-studio collections) ...
+FANOUT_FIELDS = {"performer": frozenset({"name", "disambiguation", "image"}), "studio": frozenset({"name", "parent_id"}),
+                 "tag": frozenset({"name", "parent_ids", "child_ids"}), "group": frozenset({"name"})}
+# ... and fields only its collection shows (cover, description): a collection job, no scene resync.
+COLLECTION_FIELDS = {"studio": frozenset({"image", "details"}), "group": frozenset({"synopsis", "front_image"})}
 # Update inputs that touch only these keys cannot change anything PlexSync writes to Plex
 # (the UI's "Organized" button and rating widget send just {id, organized} or {id, rating100}).
 NO_EFFECT_FIELDS = frozenset({
     "id", "ids", "clientMutationId", "organized", "rating100", "o_counter",
     "resume_time", "play_duration", "play_count",
 })
+HOOK_SETTINGS_KEY = "hook_settings"  # settings a hook needs, cached by whoever last read them from Stash
 LOG_SETTINGS_KEY = "log_settings"
 HOOK_RELAY_LIMIT = 20  # worker log records shown per hook, so a bulk edit stays fast
 HOOK_RELAY_BYTES = 16 * 1024  # and at most this much of the worker log read per hook (about 100 records)
@@ -57,8 +65,14 @@ class HookEvent(NamedTuple):
 
     @property
     def event(self) -> str:
-        """create, update or destroy."""
-        return EVENTS[self.trigger]
+        """The job event: create, update, destroy, ``fanout_<kind>`` or ``collection_<kind>``."""
+        base = EVENTS[self.trigger]
+        if not base.startswith("fanout_") or not self.trigger.endswith(".Update.Post") or not self.input_fields:
+            return base
+        kind, fields = base[len("fanout_"):], set(self.input_fields)
+        if not FANOUT_FIELDS[kind] & fields and COLLECTION_FIELDS.get(kind, frozenset()) & fields:
+            return f"collection_{kind}"
+        return base
 
 
 def parse_event(context: object) -> HookEvent:
@@ -70,7 +84,7 @@ def parse_event(context: object) -> HookEvent:
         raise BadInput(f"hookContext.id must be a positive integer id, got {json.dumps(scene_id)[:40]}")
     trigger = context.get("type")
     if trigger not in EVENTS:
-        raise BadInput(f"unsupported hook trigger {json.dumps(trigger)[:60]}: expected a Scene, Performer, Studio or Tag trigger")
+        raise BadInput(f"unsupported hook trigger {json.dumps(trigger)[:60]}: expected a Scene, Performer, Studio, Tag or Group trigger")
     fields = context.get("inputFields")
     fields = tuple(str(f) for f in fields) if isinstance(fields, list) else None
     return HookEvent(scene_id, trigger, context.get("input"), fields)
@@ -80,11 +94,18 @@ def skip_reason(event: HookEvent) -> Optional[str]:
     """Why an event cannot change Plex, or None if it must be synced."""
     if not event.trigger.endswith(".Update.Post") or not event.input_fields:
         return None
-    if event.event.startswith("fanout_"):
-        return None if FANOUT_FIELDS & set(event.input_fields) else "its name did not change"
+    kind = EVENTS[event.trigger][len("fanout_"):] if EVENTS[event.trigger].startswith("fanout_") else ""
+    if kind:
+        relevant = FANOUT_FIELDS[kind] | COLLECTION_FIELDS.get(kind, frozenset())
+        return None if relevant & set(event.input_fields) else "nothing PlexSync writes of it changed"
     if set(event.input_fields) <= NO_EFFECT_FIELDS:
         return "only " + ", ".join(sorted(set(event.input_fields) - {"id", "ids"}) or ["id"]) + " changed"
     return None
+
+
+def organized_counts(event: HookEvent, db: StateDB) -> bool:
+    """True when ``only_organized`` is on and the event marks the scene organized (or not)."""
+    return "organized" in (event.input_fields or ()) and bool((db.get(HOOK_SETTINGS_KEY) or {}).get("only_organized"))
 
 
 def destroy_details(event: HookEvent) -> dict:
@@ -98,6 +119,12 @@ def handle_hook(plugin_input: PluginInput) -> str:
     """Queue the scene event and make sure a worker will process it; returns the output text."""
     event = parse_event(plugin_input.hook_context)
     reason = skip_reason(event)
+    if reason and "organized" in (event.input_fields or ()):
+        db = StateDB(data_dir_for(plugin_dir(plugin_input.connection)))  # only_organized makes the button count?
+        try:
+            reason = None if organized_counts(event, db) else reason
+        finally:
+            db.close()
     if reason:
         log.debug("scene %s: nothing to sync (%s)", event.scene_id, reason)
         return "skipped"

@@ -15,6 +15,7 @@ from plexsync.sandbox.provider_run import ProviderThread
 
 API_KEY = "stash-api-key-0123456789abcdef"
 PUBLIC = "https://plexsync.example.org"
+PHOTO = b"\xff\xd8\xff\xe0 photo of Ava Stone"
 STASH_ROOT, PLEX_ROOT = "/data/videos", "/media/videos"
 
 
@@ -72,8 +73,8 @@ def match(provider, **body) -> list:
 
 def rich_scene(stash) -> int:
     return add(stash, "sunset.mp4", "2024", title="Sunset at the Pier", details="A long evening.", date="2024-06-21",
-               studio="Harbour Films", performers=["Ava Stone", "Ben Reed"], tags=["Beach", "Evening"],
-               director="Dee Rector")
+               studio="Harbour Films", performers=[stash.add_performer("Ava Stone", image=PHOTO), "Ben Reed"],
+               tags=["Beach", "Evening"], director="Dee Rector")
 
 
 # ------------------------------------------------------------------------------- registration and routes
@@ -265,7 +266,7 @@ def test_image_links_are_signed_and_serve_stash_covers_with_stash_credentials(st
     assert [i["type"] for i in item["Image"]] == ["coverPoster", "background"]
     assert plex.item(key).selected_poster == item["thumb"]
     assert (status, cover) == (200, stash.screenshot_bytes(scene))
-    assert photo[0] == 200 and photo[1].startswith(b"\xff\xd8")
+    assert photo == (200, PHOTO) and "thumb" not in item["Role"][1]  # Ben Reed has no image: no photo
     assert tampered.status_code == 404 and tampered.json() == {"error": "no such image"}
 
 
