@@ -30,7 +30,7 @@ def run(scenes: int, latency_ms: float) -> dict:
         sandbox.plex.latency = latency_ms / 1000
         sandbox.plex.reset_log()
         sandbox.stash.reset_log()
-        result, elapsed, peak = timed_task(host, "reconcile", {"scope": "all"})
+        result, elapsed, peak, _ = timed_task(host, "reconcile", {"scope": "all"})
         kinds = collections.Counter(f"{r.method} {re.sub(r'[0-9][0-9,]*', 'N', r.path)}" for r in sandbox.plex.requests)
         stash_ops = collections.Counter(r.operation_name for r in sandbox.stash.requests)
     return {"scenes": scenes, "plex_latency_ms": latency_ms, "seconds": round(elapsed, 2),

@@ -24,7 +24,7 @@ from plexsync.sandbox.world import Sandbox  # noqa: E402
 def timed_run(sandbox: Sandbox, host) -> dict:
     sandbox.plex.reset_log()
     sandbox.stash.reset_log()
-    result, elapsed, peak = timed_task(host, "sync_all")
+    result, elapsed, peak, cpu = timed_task(host, "sync_all")
     plex = collections.Counter(f"{r.method} {r.path.rsplit('/', 1)[-1] if r.method != 'GET' else r.path.split('/')[2] if r.path.count('/') > 1 else r.path}"
                                for r in sandbox.plex.requests)
     changed = max(1, result.output["synced"])
@@ -32,7 +32,7 @@ def timed_run(sandbox: Sandbox, host) -> dict:
             "changed_scenes_per_s": round(result.output["synced"] / elapsed, 1),
             "stash_requests": len(sandbox.stash.requests), "plex_requests": len(sandbox.plex.requests),
             "plex_requests_per_changed_scene": round(len(sandbox.plex.requests) / changed, 2) if result.output["synced"] else None,
-            "plex_request_kinds": dict(plex), "peak_rss_mb": round(peak, 1)}
+            "plex_request_kinds": dict(plex), "peak_rss_mb": round(peak, 1), "task_cpu_seconds": round(cpu, 1)}
 
 
 def main() -> None:

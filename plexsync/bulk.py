@@ -14,8 +14,10 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional
 
+from plexsync.collection_sync import PASS_KEYS
+from plexsync.errors import PlexSyncError
 from plexsync.jobs import Job
-from plexsync.metadata import desired_state
+from plexsync.metadata import Shaping, desired_state, skip_reason
 from plexsync.records import SyncRecord
 from plexsync.runtime import Runtime
 from plexsync.worker import drain_foreground
@@ -23,14 +25,14 @@ from plexsync.worker import drain_foreground
 log = logging.getLogger(__name__)
 PAGE_SIZE = 100
 RECENT_KEY = "sync_recent_checkpoint"
-COUNT_KEYS = ("scanned", "queued", "synced", "unchanged", "not_found", "ambiguous", "failed")
+COUNT_KEYS = ("scanned", "queued", "synced", "unchanged", "not_found", "ambiguous", "failed", "skipped")
 
 
-def needs_sync(scene: dict, record: Optional[SyncRecord], settings) -> bool:
-    """True unless the last write came from this very scene state."""
+def needs_sync(scene: dict, record: Optional[SyncRecord], settings, shaping: Optional[Shaping] = None) -> bool:
+    """True unless the last write came from this very scene state (and the settings' effective values)."""
     if record is None:
         return True
-    fingerprint = desired_state(scene, settings).fingerprint
+    fingerprint = desired_state(scene, settings, shaping).fingerprint
     return record.fingerprint != fingerprint or record.written.get("updated_at") != scene.get("updated_at")
 
 
@@ -40,7 +42,7 @@ def tally(counts: dict, kind: str, error_class: str = "", error: str = "") -> No
         counts["synced"] += 1
     elif kind in ("unchanged", "covered", "skipped", "gone"):
         counts["unchanged"] += 1
-    elif error_class == "not_found":
+    elif error_class == "not_found" or kind == "missing":
         counts["not_found"] += 1
     elif error == "AmbiguousMatch":
         counts["ambiguous"] += 1
@@ -54,11 +56,13 @@ class BulkSync:
     def __init__(self, runtime: Runtime, progress: Callable[[float], None], clock: Callable[[], float] = time.time) -> None:
         self.runtime, self.progress, self.clock = runtime, progress, clock
         self.counts = dict.fromkeys(COUNT_KEYS, 0)
+        self.shaping: Optional[Shaping] = None
 
     def run(self, scene_filter: Optional[dict] = None, sort: str = "id",
             after_page: Callable[[list], None] = lambda scenes: None) -> dict:
         """The whole pass; ``after_page`` runs once a page is fully drained (checkpoints)."""
         self.progress(0.0)
+        self._prepare()
         page = 1
         while True:
             fetched_at = self.clock()
@@ -68,15 +72,39 @@ class BulkSync:
             if not scenes or page * PAGE_SIZE >= total:
                 break
             page += 1
+        if scene_filter is None:
+            self._stale_collections()
+        self.counts["collections"] = self.runtime.delivery.settle_collections() or dict.fromkeys(PASS_KEYS, 0)
         self.progress(1.0)
         return self.counts
+
+    def _prepare(self) -> None:
+        """One Shaping for the whole run; collections are listed afresh when the first new title needs it."""
+        syncer = self.runtime.delivery.syncer
+        self.shaping = syncer.shaping()
+        if syncer.extras:
+            syncer.extras.collections.forget_listings()
+
+    def _stale_collections(self) -> None:
+        """A full run also looks at every collection PlexSync manages: a group cover or studio description
+        changed while no hook ran (the plugin was off) is written by the pass."""
+        extras = self.runtime.delivery.syncer.extras
+        if extras is None or not self.runtime.settings.collection_sources:
+            return
+        try:
+            extras.collections.mark_stale()
+        except PlexSyncError as exc:
+            log.warning("sync_all: collections not checked against Stash (%s); reconcile checks them too", exc)
 
     def _sync_page(self, scenes: list, fetched_at: float, page: int, total: int) -> None:
         syncer = self.runtime.delivery.syncer
         records = syncer.records.many([int(s["id"]) for s in scenes])
-        changed = [s for s in scenes if needs_sync(s, records.get(int(s["id"])), self.runtime.settings)]
+        settings = self.runtime.settings
+        kept = [s for s in scenes if not skip_reason(s, settings)]
+        changed = [s for s in kept if needs_sync(s, records.get(int(s["id"])), settings, self.shaping)]
         self.counts["scanned"] += len(scenes)
-        self.counts["unchanged"] += len(scenes) - len(changed)
+        self.counts["skipped"] += len(scenes) - len(kept)
+        self.counts["unchanged"] += len(kept) - len(changed)
         self.counts["queued"] += len(changed)
         pages = max(1, -(-total // PAGE_SIZE))
         step = lambda fraction: self.progress(min(0.999, (page - 1 + fraction) / pages))  # noqa: E731
@@ -93,7 +121,7 @@ class BulkSync:
         syncer.prefetched.update({int(s["id"]): (s, fetched_at) for s in changed})
         syncer.prefetched_items.update(syncer.items_for(changed))
         self.runtime.queue.put_many(jobs)
-        drain_foreground(self.runtime, step, on_result=self._count)
+        drain_foreground(self.runtime, step, on_result=self._count, settle=False)
         syncer.prefetched.clear()
         syncer.prefetched_items.clear()
 

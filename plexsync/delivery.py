@@ -17,13 +17,14 @@ from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 from plexsync.deadletters import DeadLetters
-from plexsync.errors import AuthError, Busy, ConfigError, NotFoundYet, PermanentError, TransientError
+from plexsync.errors import AuthError, Busy, ConfigError, MissingInPlex, NotFoundYet, PermanentError, TransientError
 from plexsync.jobs import Claim, Job, JobQueue
 from plexsync.outage import Outages, service_of
 from plexsync.retries import RetrySchedule, policies
 from plexsync.sync import Outcome, Syncer
 
 log = logging.getLogger(__name__)
+COLLECTIONS_PAUSE = 60.0  # seconds without a collection pass after one Plex or Stash failed
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class Delivery:
         self.policies = policies(max_retries, time_scale)
         self.scheduled_reconcile: Optional[Callable[[str], dict]] = None
         self.scheduled_pull: Optional[Callable[[], dict]] = None
+        self.collections_pause = COLLECTIONS_PAUSE * time_scale
+        self._collections_after = float("-inf")  # no pass before this time (after a pass that failed)
 
     @property
     def breakers(self) -> dict:
@@ -85,6 +88,8 @@ class Delivery:
     def _route(self, job: Job) -> Result:
         if job.event.startswith("fanout_"):
             return self._fan_out(job)
+        if job.event.startswith("collection_"):
+            return self._collection(job)
         if job.event.startswith("reconcile_"):
             return self._reconcile(job)
         if job.event == "pull":
@@ -99,6 +104,9 @@ class Delivery:
             return replace(self._transient(job, exc), error=type(exc).__name__)
         except (AuthError, ConfigError) as exc:
             return replace(self._refused(job, exc), error=type(exc).__name__)
+        except MissingInPlex as exc:
+            self._succeeded()
+            return self._missing(job, exc)
         except NotFoundYet as exc:
             self._succeeded()
             return replace(self._retry(job, "not_found", str(exc), exc.scene_title), error=type(exc).__name__)
@@ -111,6 +119,29 @@ class Delivery:
                            error=type(exc).__name__)
         self._succeeded()
         return self._done(outcome)
+
+    def collections_due(self) -> bool:
+        """True when collections wait for a pass and one may run now."""
+        if self.syncer.extras is None or self.blocked_until() is not None or self.clock() < self._collections_after:
+            return False
+        return self.syncer.extras.collections.pending() > 0
+
+    def settle_collections(self) -> Optional[dict]:
+        """Run the collection pass if one is due; a Plex or Stash failure leaves the rest for later
+        (the breaker opens if the service is down, else the pass waits ``collections_pause``)."""
+        if not self.collections_due():
+            return None
+        try:
+            return self.syncer.extras.collections.run()
+        except TransientError as exc:
+            held = self.outages.confirm(exc, in_hand=0)
+            log.warning("collections: %s; %s", exc, "held until it is back" if held else "tried again later")
+        except (AuthError, ConfigError) as exc:
+            self.outages.trip(service_of(exc), exc)
+        except PermanentError as exc:  # e.g. Stash rejected the query: said, and tried again later
+            log.error("collections: not updated: %s", exc)
+        self._collections_after = self.clock() + self.collections_pause
+        return None
 
     def _reconcile(self, job: Job) -> Result:
         """A scheduled reconcile, run by whoever drains (``scheduled_reconcile`` is wired by the worker)."""
@@ -139,6 +170,21 @@ class Delivery:
             log.warning("scheduled pull: %s", exc)
             return Result("skipped", 0, str(exc))
         return Result("pulled", 0, f"{report.get('scenes_changed', 0)} scenes changed")
+
+    def _missing(self, job: Job, exc: MissingInPlex) -> Result:
+        """``missing_in_plex: ignore``: recorded (said once), not retried, not dead-lettered."""
+        missing = self.syncer.extras.missing if self.syncer.extras else None
+        if missing is not None and missing.record(job.scene_id, "", str(exc)):
+            log.info("scene %s%s: %s; recorded, not retried (missing_in_plex: ignore)", job.scene_id,
+                     _quoted(exc.scene_title), exc)
+        return Result("missing", job.scene_id, str(exc), "not_found", type(exc).__name__)
+
+    def _collection(self, job: Job) -> Result:
+        """A group's or studio's cover or description changed: its collections wait for the next pass."""
+        if self.syncer.extras is None:
+            return Result("skipped", job.scene_id, "no collections in this process")
+        marked = self.syncer.extras.collections.touch(job.event[len("collection_"):], job.scene_id)
+        return Result("marked", job.scene_id, f"{marked} collections")
 
     def _fan_out(self, job: Job) -> Result:
         """Queue one job per scene that uses a renamed, merged or deleted performer, studio or tag."""

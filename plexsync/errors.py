@@ -83,3 +83,7 @@ class StashTooOld(PermanentError):
 
 class Busy(PlexSyncError):
     """Another process is doing the same work right now (a pull); this run did nothing."""
+
+
+class MissingInPlex(NotFoundYet):
+    """Plex has no item for the scene's file and ``missing_in_plex`` is ``ignore``: recorded, never retried."""

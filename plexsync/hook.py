@@ -28,13 +28,20 @@ log = logging.getLogger(__name__)
 EVENTS = {
     "Scene.Create.Post": "create", "Scene.Update.Post": "update", "Scene.Destroy.Post": "destroy",
     # Renames fire no scene hook and do not touch the scenes' updated_at: a fan-out job (expanded by
-    # the worker into the scenes that use the object) carries them to Plex.
+    # the worker into the scenes that use the object) carries them to Plex. Stash fires Movie.* with
+    # Group.* from v0.27 on (the second job finds nothing changed); before, only Movie.*.
     "Performer.Update.Post": "fanout_performer", "Performer.Destroy.Post": "fanout_performer",
     "Studio.Update.Post": "fanout_studio", "Studio.Destroy.Post": "fanout_studio",
     "Tag.Update.Post": "fanout_tag", "Tag.Destroy.Post": "fanout_tag", "Tag.Merge.Post": "fanout_tag",
+    "Group.Update.Post": "fanout_group", "Group.Destroy.Post": "fanout_group",
+    "Movie.Update.Post": "fanout_group", "Movie.Destroy.Post": "fanout_group",
 }
-# Of a performer, studio or tag, PlexSync writes only the name.
-FANOUT_FIELDS = frozenset({"name"})
+# What PlexSync writes of a performer, studio, tag or group: fields whose change reaches its scenes
+# (names, the hierarchy that routes tags and makes parent-studio collections) ...
+FANOUT_FIELDS = {"performer": frozenset({"name", "disambiguation", "image"}), "studio": frozenset({"name", "parent_id"}),
+                 "tag": frozenset({"name", "parent_ids", "child_ids"}), "group": frozenset({"name"})}
+# ... and fields only its collection shows (cover, description): a collection job, no scene resync.
+COLLECTION_FIELDS = {"studio": frozenset({"image", "details"}), "group": frozenset({"synopsis", "front_image"})}
 # Update inputs that touch only these keys cannot change anything PlexSync writes to Plex
 # (the UI's "Organized" button and rating widget send just {id, organized} or {id, rating100}),
 # except ``rating100`` while ``sync_rating`` is on.
@@ -42,6 +49,7 @@ NO_EFFECT_FIELDS = frozenset({
     "id", "ids", "clientMutationId", "organized", "rating100", "o_counter",
     "resume_time", "play_duration", "play_count",
 })
+HOOK_SETTINGS_KEY = "hook_settings"  # settings a hook needs, cached by whoever last read them from Stash
 LOG_SETTINGS_KEY = "log_settings"
 # Settings the hook needs, cached in the state database by every process that reads them from Stash
 # (hooks never ask Stash); never cached yet means the defaults.
@@ -61,8 +69,14 @@ class HookEvent(NamedTuple):
 
     @property
     def event(self) -> str:
-        """create, update or destroy."""
-        return EVENTS[self.trigger]
+        """The job event: create, update, destroy, ``fanout_<kind>`` or ``collection_<kind>``."""
+        base = EVENTS[self.trigger]
+        if not base.startswith("fanout_") or not self.trigger.endswith(".Update.Post") or not self.input_fields:
+            return base
+        kind, fields = base[len("fanout_"):], set(self.input_fields)
+        if not FANOUT_FIELDS[kind] & fields and COLLECTION_FIELDS.get(kind, frozenset()) & fields:
+            return f"collection_{kind}"
+        return base
 
 
 def parse_event(context: object) -> HookEvent:
@@ -74,7 +88,7 @@ def parse_event(context: object) -> HookEvent:
         raise BadInput(f"hookContext.id must be a positive integer id, got {json.dumps(scene_id)[:40]}")
     trigger = context.get("type")
     if trigger not in EVENTS:
-        raise BadInput(f"unsupported hook trigger {json.dumps(trigger)[:60]}: expected a Scene, Performer, Studio or Tag trigger")
+        raise BadInput(f"unsupported hook trigger {json.dumps(trigger)[:60]}: expected a Scene, Performer, Studio, Tag or Group trigger")
     fields = context.get("inputFields")
     fields = tuple(str(f) for f in fields) if isinstance(fields, list) else None
     return HookEvent(scene_id, trigger, context.get("input"), fields)
@@ -84,8 +98,10 @@ def skip_reason(event: HookEvent, sync_rating: bool = True) -> Optional[str]:
     """Why an event cannot change Plex, or None if it must be synced."""
     if not event.trigger.endswith(".Update.Post") or not event.input_fields:
         return None
-    if event.event.startswith("fanout_"):
-        return None if FANOUT_FIELDS & set(event.input_fields) else "its name did not change"
+    kind = EVENTS[event.trigger][len("fanout_"):] if EVENTS[event.trigger].startswith("fanout_") else ""
+    if kind:
+        relevant = FANOUT_FIELDS[kind] | COLLECTION_FIELDS.get(kind, frozenset())
+        return None if relevant & set(event.input_fields) else "nothing PlexSync writes of it changed"
     fields = set(event.input_fields)
     if fields <= NO_EFFECT_FIELDS and not (sync_rating and "rating100" in fields):
         return "only " + ", ".join(sorted(fields - {"id", "ids"}) or ["id"]) + " changed"
@@ -95,6 +111,11 @@ def skip_reason(event: HookEvent, sync_rating: bool = True) -> Optional[str]:
 def rating_syncs(db: StateDB) -> bool:
     """``sync_rating`` as the last settings read cached it (default on)."""
     return (db.get(HOOK_SETTINGS_KEY) or {}).get("sync_rating", True) is not False
+
+
+def organized_counts(event: HookEvent, db: StateDB) -> bool:
+    """True when ``only_organized`` is on and the event marks the scene organized (or not)."""
+    return "organized" in (event.input_fields or ()) and bool((db.get(HOOK_SETTINGS_KEY) or {}).get("only_organized"))
 
 
 def destroy_details(event: HookEvent) -> dict:
@@ -108,9 +129,11 @@ def handle_hook(plugin_input: PluginInput) -> str:
     """Queue the scene event and make sure a worker will process it; returns the output text."""
     event = parse_event(plugin_input.hook_context)
     data_dir = data_dir_for(plugin_dir(plugin_input.connection))
-    # Only a rating change needs a cached setting to decide; every other event decides without a file.
-    db = StateDB(data_dir) if "rating100" in (event.input_fields or ()) else None
+    # Only a rating or organized change needs cached settings to decide; every other event decides without a file.
+    db = StateDB(data_dir) if {"rating100", "organized"} & set(event.input_fields or ()) else None
     reason = skip_reason(event, rating_syncs(db) if db else True)
+    if reason and db and organized_counts(event, db):
+        reason = None  # only_organized makes the organized button count
     if reason:
         if db:
             db.close()

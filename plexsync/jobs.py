@@ -45,11 +45,14 @@ class Job(NamedTuple):
     def key(self) -> str:
         """Identity used by the retry table and dead letters: one pending retry per scene.
 
-        A fan-out job (``fanout_performer|studio|tag``) carries the performer, studio or tag id in
-        ``scene_id``; the worker expands it into one job per scene that uses the object.
+        A fan-out job (``fanout_performer|studio|tag|group``) carries the object's id in ``scene_id``;
+        the worker expands it into one job per scene that uses the object. A collection job
+        (``collection_studio|group``) only marks that object's collections for the next pass.
         """
         if self.event.startswith("fanout_"):
             return f"{self.event[7:]}:{self.scene_id}"
+        if self.event.startswith("collection_"):
+            return f"{self.event}:{self.scene_id}"
         if self.event.startswith("reconcile_") or self.event == "pull":
             return self.event
         return f"scene:{self.scene_id}"

@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Optional
 from plexsync.identity import scene_from_guid
 from plexsync.paths import basename, file_key
 from plexsync.plex import PlexClient, Section
-from plexsync.state import StateDB
+from plexsync.state import StateDB, run_script
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,7 @@ class LibraryIndex:
         self._generation = 0
         self.offline = False  # while Plex is down: lookups use the index as it is, never refreshing it
         with db.transaction() as conn:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            run_script(conn, SCHEMA)
             if "scene_id" not in {row[1] for row in conn.execute("PRAGMA table_info(plex_index)")}:
                 conn.execute("ALTER TABLE plex_index ADD COLUMN scene_id INTEGER")  # indexes built before the provider
             conn.execute(SCENE_COLUMN)

@@ -5,7 +5,7 @@ from typing import Optional
 
 from plexsync.errors import PlexSyncError
 from plexsync.matcher import scene_files
-from plexsync.metadata import desired_state, plan_edit, plex_view
+from plexsync.metadata import desired_state, plan_edit, plex_view, skip_reason
 from plexsync.runtime import Runtime
 from plexsync.stashlog import PATHS
 
@@ -21,6 +21,14 @@ def _scenes_to_preview(runtime: Runtime, scene_id: Optional[int]) -> list:
     return scenes
 
 
+def _indexed(params: dict, kind: str, part: str) -> list:
+    """Values of ``kind[i].<part>`` keys in index order."""
+    prefix, suffix = f"{kind}[", f"].{part}"
+    found = {int(k[len(prefix):-len(suffix)]): v for k, v in params.items()
+             if k.startswith(prefix) and k.endswith(suffix) and k[len(prefix):-len(suffix)].isdigit()}
+    return [found[i] for i in sorted(found)]
+
+
 def _changes(params: dict, view) -> dict:
     changes = {}
     for key, value in params.items():
@@ -28,9 +36,14 @@ def _changes(params: dict, view) -> dict:
             name = key[:-6]
             changes[name] = {"plex": view.scalars.get(name, ""), "stash": value}
     for kind in ("genre", "label", "actor", "collection"):
-        wanted = [v for k, v in sorted(params.items(), key=lambda kv: kv[0]) if k.startswith(f"{kind}[") and k.endswith("].tag.tag")]
+        wanted = _indexed(params, kind, "tag.tag")
         if wanted or f"{kind}[].tag.tag-" in params:
             changes[kind] = {"plex": view.tags.get(kind, []), "stash": wanted}
+    names = _indexed(params, "actor", "tag.tag")
+    photos = {name: params[f"actor[{i}].tag.thumb"] for i, name in enumerate(names)
+              if params.get(f"actor[{i}].tag.thumb") and params[f"actor[{i}].tag.thumb"] != view.thumbs.get(name.lower())}
+    if photos:
+        changes["photos"] = {"plex": {name: view.thumbs.get(name.lower(), "") for name in photos}, "stash": photos}
     return changes
 
 
@@ -42,13 +55,17 @@ def preview_scene(runtime: Runtime, scene: dict) -> dict:
         item = runtime.plex.fetch_item(match.rating_key)
     except PlexSyncError as exc:
         return {**entry, "match": None, "reason": str(exc), "error_class": exc.error_class}
-    record = runtime.delivery.syncer.records.get(entry["scene_id"])
+    syncer = runtime.delivery.syncer
+    record = syncer.records.get(entry["scene_id"])
     view = plex_view(item)
-    params, _ = plan_edit(desired_state(scene, runtime.settings), view, record.written if record else {},
-                          runtime.settings.preserve_plex_edits)
+    desired = desired_state(scene, runtime.settings, syncer.shaping())
+    params, _ = plan_edit(desired, view, record.written if record else {}, runtime.settings.preserve_plex_edits)
+    excluded = skip_reason(scene, runtime.settings)
+    collections = syncer.extras.collections.preview(int(item.librarySectionID or 0), desired.collections) if syncer.extras else []
     return {**entry, "match": {"rating_key": match.rating_key, "confidence": match.confidence, "file": PATHS.shown(match.plex_file),
                                "plex_title": item.title or "", "library": item.librarySectionTitle or ""},
-            "changes": _changes(params, view)}
+            "changes": {} if excluded else _changes(params, view), "collections": [] if excluded else collections,
+            **({"excluded": excluded} if excluded else {})}
 
 
 def preview(runtime: Runtime, scene_id: Optional[int]) -> list:
@@ -59,10 +76,14 @@ def preview(runtime: Runtime, scene_id: Optional[int]) -> list:
             log.info('scene %s "%s": no match: %s', result["scene_id"], result["title"], result["reason"])
             continue
         match = result["match"]
+        summary = result.get("excluded") or ("no changes" if not result["changes"] else f"{len(result['changes'])} fields would change")
         log.info('scene %s "%s" -> Plex %s (%s confidence): %s', result["scene_id"], result["title"],
-                 match["rating_key"], match["confidence"], "no changes" if not result["changes"] else f"{len(result['changes'])} fields would change")
+                 match["rating_key"], match["confidence"], summary)
         for field, change in result["changes"].items():
             log.info("  %s: %r -> %r", field, change["plex"], change["stash"])
+        for collection in result["collections"]:
+            log.info('  collection "%s" (%s): %s', collection["title"], collection["state"],
+                     ", ".join(collection["changes"]) or "no changes")
     return results
 
 

@@ -102,6 +102,19 @@ class SyncRecords:
         )
         return [row[0] for row in rows]
 
+    def in_collections(self, titles: set) -> dict:
+        """Lower-cased title -> [(scene id, ratingKey, section, groups)] of the scenes PlexSync last wrote into
+        each of these collections (one pass over the records, only the fields collections need;
+        titles compared as Python lower-cases them)."""
+        found: dict = {title: [] for title in titles}
+        rows = self.db.query("SELECT json_each.value, scene_id, rating_key, json_extract(written, '$.section'), "
+                             "json_extract(written, '$.groups') FROM sync_records, json_each(sync_records.written, '$.collection')")
+        for value, scene_id, rating_key, section, groups in rows:
+            key = str(value).lower()
+            if key in found:
+                found[key].append((scene_id, rating_key, section, json.loads(groups) if groups else {}))
+        return found
+
     def forget(self, scene_id: int) -> bool:
         """Drop a scene's record (the scene was deleted in Stash); True if there was one."""
         return self.db.execute("DELETE FROM sync_records WHERE scene_id = ?", (scene_id,)) > 0

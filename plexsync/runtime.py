@@ -15,6 +15,8 @@ from typing import Callable, Optional
 
 from plexsync import misconfig, stashlog
 from plexsync.breaker import UNREACHABLE, CircuitBreaker
+from plexsync.collection_records import CollectionRecords
+from plexsync.collection_sync import CollectionSync
 from plexsync.deadletters import DeadLetters
 from plexsync.delivery import Delivery
 from plexsync.errors import AuthError, ConfigError, TransientError
@@ -22,6 +24,7 @@ from plexsync.hook import HOOK_SETTINGS_KEY, LOG_SETTINGS_KEY
 from plexsync.jobs import JobQueue
 from plexsync.library import LibraryIndex, Sections
 from plexsync.matcher import Matcher
+from plexsync.missing import MissingFiles
 from plexsync.outage import Outages
 from plexsync.paths import PathMapper
 from plexsync.plex import PlexClient
@@ -30,8 +33,9 @@ from plexsync.records import SyncRecords
 from plexsync.retries import RetrySchedule
 from plexsync.schedule import SCHEDULE_KEY
 from plexsync.settings import Settings, load_settings
+from plexsync.shaper import Shaper
 from plexsync.stash import StashClient
-from plexsync.sync import Syncer
+from plexsync.sync import Extras, Syncer
 from plexsync.state import StateDB
 
 log = logging.getLogger(__name__)
@@ -81,7 +85,7 @@ def read_settings(stash: StashClient, db: StateDB) -> Settings:
     stashlog.PATHS.enabled = settings.obfuscate_paths
     db.put(SCHEDULE_KEY, {"reconcile_interval": settings.reconcile_interval, "pull_interval": settings.pull_interval})
     db.put(LOG_SETTINGS_KEY, {"debug_logging": settings.debug_logging, "obfuscate_paths": settings.obfuscate_paths})
-    db.put(HOOK_SETTINGS_KEY, {"sync_rating": settings.sync_rating})
+    db.put(HOOK_SETTINGS_KEY, {"sync_rating": settings.sync_rating, "only_organized": settings.only_organized})
     return settings
 
 
@@ -130,8 +134,11 @@ def rewire(runtime: Runtime, settings: Settings) -> None:
                       settings.read_timeout, sleep=runtime.sleep)
     sections = Sections(plex, settings.libraries)
     index = LibraryIndex(db, plex, sections, clock)
+    records = SyncRecords(db, clock)
+    extras = Extras(CollectionSync(runtime.stash, plex, CollectionRecords(db), records),
+                    Shaper(settings, runtime.stash, db), MissingFiles(db, clock))
     syncer = Syncer(runtime.stash, plex, Matcher(index, PathMapper(settings.path_rules), settings.strict_matching),
-                    SyncRecords(db, clock), settings, sections, clock)
+                    records, settings, sections, clock, extras)
     delivery = Delivery(runtime.queue, syncer, runtime.outages.retries, DeadLetters(db, clock), runtime.outages,
                         settings.max_retries, clock, time_scale=time_scale())
     if runtime.delivery is not None:

@@ -5,6 +5,7 @@ settings the user never saved (stash-plugin-protocol.md §4.1), so every field h
 value gives one line naming the key and what it accepts; the Plex token never appears in a message.
 """
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -12,10 +13,12 @@ from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from plexsync import titles
 from plexsync.errors import ConfigError
 from plexsync.stashlog import mask
 
 PLUGIN_ID = "PlexSync"
+COLLECTION_SOURCES = ("studio", "parent_studio", "group")
 _WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]|^\\\\")
 
 
@@ -62,6 +65,14 @@ class Settings(BaseModel):
     pull_ratings: bool = False
     pull_other_users: bool = False
     pull_interval: Literal["never", "hourly", "daily"] = "never"
+    collections_from: str = "studio"
+    sync_performer_photos: bool = False
+    exclude_tags: str = ""
+    label_tags: str = ""
+    only_organized: bool = False
+    skip_scene_tags: str = ""
+    missing_in_plex: Literal["retry", "ignore"] = "retry"
+    title_template: str = titles.DEFAULT_TEMPLATE
 
     @field_validator("plex_url")
     @classmethod
@@ -71,7 +82,7 @@ class Settings(BaseModel):
             raise ValueError("must start with http:// or https:// followed by a host, e.g. http://192.168.1.10:32400")
         return value
 
-    @field_validator("tags_as", "reconcile_interval", "pull_interval", mode="before")
+    @field_validator("tags_as", "reconcile_interval", "pull_interval", "missing_in_plex", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -82,10 +93,44 @@ class Settings(BaseModel):
         parse_path_map(value)
         return value
 
+    @field_validator("collections_from")
+    @classmethod
+    def _check_collections_from(cls, value: str) -> str:
+        unknown = [name for name in names_in(value.lower()) if name not in COLLECTION_SOURCES]
+        if unknown:
+            raise ValueError(f"unknown source {unknown[0]!r}; use a comma-separated list of {', '.join(COLLECTION_SOURCES)}")
+        return value
+
+    @field_validator("title_template")
+    @classmethod
+    def _check_title_template(cls, value: str) -> str:
+        return titles.check(value.strip() or titles.DEFAULT_TEMPLATE)
+
+    @property
+    def collection_sources(self) -> tuple:
+        """Where collections come from (``collections_from``), in the configured order; none with
+        ``sync_collection`` off."""
+        return _sources(self.collections_from) if self.sync_collection else ()
+
+    @property
+    def excluded_tags(self) -> list:
+        """``exclude_tags`` names, lower-cased (a listed parent excludes its descendants too)."""
+        return [name.lower() for name in names_in(self.exclude_tags)]
+
+    @property
+    def label_parents(self) -> list:
+        """``label_tags`` names, lower-cased (the tag and its descendants become labels)."""
+        return [name.lower() for name in names_in(self.label_tags)]
+
+    @property
+    def skip_tags(self) -> list:
+        """``skip_scene_tags`` names, lower-cased: scenes carrying any of them are not synced."""
+        return [name.lower() for name in names_in(self.skip_scene_tags)]
+
     @property
     def libraries(self) -> list:
         """Configured Plex section names; empty means every movie section."""
-        return [name.strip() for name in self.plex_libraries.split(",") if name.strip()]
+        return names_in(self.plex_libraries)
 
     @property
     def path_rules(self) -> list:
@@ -112,6 +157,16 @@ class Settings(BaseModel):
     def describe(self) -> str:
         """One line for logs, token masked."""
         return f"plex_url={self.plex_url or '(unset)'} plex_token={mask(self.token) or '(unset)'} libraries={self.libraries or 'all movie sections'}"
+
+
+@functools.lru_cache(maxsize=8)
+def _sources(text: str) -> tuple:
+    return tuple(dict.fromkeys(names_in(text.lower())))
+
+
+def names_in(text: str) -> list:
+    """The non-empty, trimmed names of a comma-separated setting."""
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
 
 
 def parse_path_map(text: str) -> list:

@@ -33,6 +33,7 @@ fragment SyncScene on Scene {
   studio { id name parent_studio { id name } }
   performers { id name disambiguation gender image_path }
   tags { id name }
+  movies { movie { id name } scene_index }
   files { id path basename size duration width height }
   paths { screenshot }
 }
@@ -49,6 +50,15 @@ SCENES_BY_ID_QUERY = "query ScenesById($ids: [ID!]) { findScenes(ids: $ids) { sc
 PLUGIN_CONFIG_QUERY = "query PluginConfig($ids: [ID!]) { configuration { plugins(include: $ids) } }"
 API_KEY_QUERY = "query ApiKey { configuration { general { apiKey } } }"
 VERSION_QUERY = "query Version { version { version } }"
+# Groups are read through ``movies``/``findMovies``, which every supported release serves (v0.25 has no
+# ``groups``; later releases keep ``movies`` as a deprecated alias of the same data).
+GROUPS_QUERY = ("query CollectionGroups($ids: [ID!]) { findMovies(ids: $ids, filter: {per_page: -1}) {"
+                " movies { id name synopsis front_image_path } } }")
+STUDIOS_QUERY = ("query CollectionStudios($ids: [ID!]) { findStudios(ids: $ids, filter: {per_page: -1}) {"
+                 " studios { id name details image_path } } }")
+TAG_TREE_QUERY = ("query TagTree($filter: FindFilterType) { findTags(filter: $filter) {"
+                  " count tags { id name parents { id } } } }")
+AUTHENTICATION_QUERY = "query Authentication { configuration { general { username } } }"
 
 
 class StashClient:
@@ -99,6 +109,41 @@ class StashClient:
         if key:
             SECRETS.add(key)
             self.session.headers["ApiKey"] = key
+
+    @property
+    def api_key(self) -> str:
+        """The API key this client sends ("" when Stash has none)."""
+        return self.session.headers.get("ApiKey", "")
+
+    def authentication_on(self) -> bool:
+        """True when Stash asks for credentials (a username is set), so its URLs need a secret."""
+        return bool(self.query(AUTHENTICATION_QUERY, operation="Authentication")["configuration"]["general"]["username"])
+
+    def groups(self, ids: list) -> list:
+        """Groups by id: ``{id, name, synopsis, front_image_path}`` (missing ids are left out)."""
+        return self._by_ids(GROUPS_QUERY, "CollectionGroups", ("findMovies", "movies"), ids)
+
+    def studios(self, ids: list) -> list:
+        """Studios by id: ``{id, name, details, image_path}`` (missing ids are left out)."""
+        return self._by_ids(STUDIOS_QUERY, "CollectionStudios", ("findStudios", "studios"), ids)
+
+    def _by_ids(self, query: str, operation: str, path: tuple, ids: list) -> list:
+        found = []
+        for start in range(0, len(ids), 500):
+            data = self.query(query, {"ids": [str(i) for i in ids[start:start + 500]]}, operation)
+            found += data[path[0]][path[1]]
+        return found
+
+    def tag_tree(self, per_page: int = 1000) -> list:
+        """Every tag with its parents' ids (``{id, name, parents: [{id}]}``), paged."""
+        tags, page = [], 1
+        while True:
+            variables = {"filter": {"page": page, "per_page": per_page, "sort": "id", "direction": "ASC"}}
+            data = self.query(TAG_TREE_QUERY, variables, "TagTree")["findTags"]
+            tags += data["tags"]
+            if not data["tags"] or page * per_page >= data["count"]:
+                return tags
+            page += 1
 
     def plugin_settings(self) -> dict:
         """PlexSync's saved settings (keys never saved are absent)."""

@@ -46,6 +46,13 @@ MIGRATIONS = {
 }
 
 
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run each ``;``-separated statement of a schema script inside the caller's transaction."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
 def data_dir_for(plugin_dir: str) -> Path:
     """Where PlexSync keeps its files: ``<PluginDir>/data`` (never a ``.yml``: Stash would load it)."""
     path = Path(plugin_dir) / "data"
@@ -69,9 +76,7 @@ class StateDB:
         with self.transaction() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]  # again, under the write lock
             if version == 0:
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                run_script(conn, SCHEMA)
                 version = SCHEMA_VERSION
             for step in range(version, SCHEMA_VERSION):
                 for statement in MIGRATIONS[step]:

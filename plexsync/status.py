@@ -14,9 +14,11 @@ from typing import Callable, Optional
 
 from plexsync import misconfig
 from plexsync.breaker import CircuitBreaker
+from plexsync.collection_records import CollectionRecords
 from plexsync.deadletters import DeadLetters
 from plexsync.jobs import JobQueue
 from plexsync.lease import Lease
+from plexsync.missing import MissingFiles
 from plexsync.records import SyncRecords
 from plexsync.retries import RetrySchedule
 from plexsync.state import StateDB
@@ -74,6 +76,8 @@ def _report(db: StateDB, queue: JobQueue, clock: Callable[[], float]) -> dict:
         "synced_total": totals["synced_total"],
         "last_reconcile": db.get("last_reconcile"),
         "last_pull": db.get("last_pull"),
+        "collections": CollectionRecords(db).count(),
+        "missing_in_plex": MissingFiles(db, clock).count(),
     }
 
 
@@ -90,6 +94,12 @@ def log_report(report: dict) -> None:
                      f"{breaker['last_error']})" if breaker["state"] != "closed" else "")
     if report["misconfigured"]:
         log.error("the background worker stopped on a setting: %s", report["misconfigured"])
+    if report["missing_in_plex"]:
+        log.info("%s scenes recorded as missing in Plex (missing_in_plex: ignore); not retried", report["missing_in_plex"])
+    collections = report["collections"]
+    if any(collections.values()):
+        log.info("collections: %s managed by PlexSync, %s made in Plex (left alone), %s waiting for a pass",
+                 collections["managed"], collections["foreign"], collections["pending"])
     worker = report["worker"]
     log.info("background worker: %s; synced today %s, all time %s, last sync %s",
              f"running (pid {worker['pid']})" if worker["running"] else "not running",

@@ -6,15 +6,20 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Optional
 
-from plexsync.errors import ItemMissing, NotFoundYet, PermanentError, PlexSyncError
+from plexsync.collection_sync import CollectionSync
+from plexsync.errors import ItemMissing, MissingInPlex, NotFoundYet, PermanentError, PlexSyncError
 from plexsync.jobs import Job
 from plexsync.identity import scene_from_guid
 from plexsync.matcher import GUID, LOW, Match, Matcher, scene_files
-from plexsync.metadata import Desired, describe, desired_state, owned_by_provider, plan_edit, plex_view
+from plexsync.metadata import (Desired, Shaping, describe, desired_state, owned_by_provider, plan_edit, plex_view,
+                               scene_groups, skip_reason)
+from plexsync.missing import MissingFiles
 from plexsync.paths import dirname, file_key, within
 from plexsync.plex import PlexClient
 from plexsync.rating import plan_push
 from plexsync.records import SyncRecord, SyncRecords
+from plexsync.retries import SCAN_LOOKS
+from plexsync.shaper import Shaper
 from plexsync.stash import StashClient, parse_time
 from plexsync.stashlog import PATHS
 
@@ -40,15 +45,29 @@ class Outcome:
         return f"scene {self.scene_id}{name}: {self.kind}{' (' + self.detail + ')' if self.detail else ''}"
 
 
+@dataclass
+class Extras:
+    """The parts a Syncer uses besides the clients: collections, shaping, missing files."""
+
+    collections: CollectionSync
+    shaper: Shaper
+    missing: MissingFiles
+
+
 class Syncer:
     """Turns one job into at most one detail GET, one PUT and the image uploads that changed."""
 
     def __init__(self, stash: StashClient, plex: PlexClient, matcher: Matcher, records: SyncRecords, settings,
-                 sections: Iterable, clock: Callable[[], float] = time.time) -> None:
+                 sections: Iterable, clock: Callable[[], float] = time.time, extras: Optional[Extras] = None) -> None:
         self.stash, self.plex, self.matcher, self.records = stash, plex, matcher, records
         self.settings, self.sections, self.clock = settings, sections, clock
+        self.extras = extras
         self.prefetched: dict = {}  # scene id -> (scene, fetched_at): bulk syncs' pages, the worker's read-ahead
         self.prefetched_items: dict = {}  # ratingKey -> detail item, fetched with those scenes
+
+    def shaping(self) -> Shaping:
+        """Tag routes and photo URLs for this process (none without extras: tests of the bare syncer)."""
+        return self.extras.shaper.current() if self.extras else Shaping()
 
     def covered(self, job: Job) -> bool:
         """True if the scene was already synced from a Stash state read after this job was queued."""
@@ -71,12 +90,19 @@ class Syncer:
 
     def expand(self, job: Job) -> list:
         """The scenes a fan-out job stands for: those using the object now, and those PlexSync last
-        wrote with it (after a delete or merge, Stash no longer links them)."""
+        wrote with it (after a delete or merge, Stash no longer links them). A group's or studio's
+        collections are looked at too; a tag change may move tags between genres and labels."""
         kind = job.event[len("fanout_"):]
         criterion = {"value": [str(job.scene_id)], "modifier": "INCLUDES"}
-        if kind != "performer":
-            criterion["depth"] = -1 if kind == "studio" else 0
-        found = {int(scene["id"]) for _, _, page in self.stash.all_scenes(250, {f"{kind}s": criterion}) for scene in page}
+        if kind in ("studio", "tag"):
+            routed = kind == "tag" and (self.settings.excluded_tags or self.settings.label_parents)
+            criterion["depth"] = -1 if kind == "studio" or routed else 0
+        if self.extras and kind == "tag":
+            self.extras.shaper.invalidate()
+        if self.extras and kind in ("group", "studio"):
+            self.extras.collections.touch(kind, job.scene_id)
+        field = {"group": "movies"}.get(kind, f"{kind}s")
+        found = {int(scene["id"]) for _, _, page in self.stash.all_scenes(250, {field: criterion}) for scene in page}
         return sorted(found | set(self.records.using(kind, job.scene_id)))
 
     def _current(self, job: Job) -> tuple:
@@ -103,9 +129,11 @@ class Syncer:
     def write(self, scene: dict, fetched_at: float, job: Optional[Job] = None) -> Outcome:
         """Bring the scene's Plex item to the desired state (a no-op when nothing changed)."""
         scene_id, title = int(scene["id"]), scene.get("title") or ""
-        if not scene_files(scene):
-            return Outcome("skipped", scene_id, title, detail="the scene has no files, so nothing to match in Plex")
-        desired = desired_state(scene, self.settings)
+        reason = self._skipped(scene)
+        if reason:
+            return Outcome("skipped", scene_id, title, detail=reason)
+        shaping = self.shaping()
+        desired = desired_state(scene, self.settings, shaping)
         record = self.records.get(scene_id)
         same = record is not None and record.fingerprint == desired.fingerprint and not (job and job.event == "repair")
         if same and record.written.get("updated_at") == scene.get("updated_at"):
@@ -117,20 +145,46 @@ class Syncer:
             self.records.save(replace(record, fetched_at=fetched_at, written=written), wrote=False)
             return Outcome("unchanged", scene_id, title, record.rating_key)
         match, item = self._resolve(scene, job)
+        params, owned = self._apply(desired, item, record, match, images)
+        rated = self._rate(desired, item, record, scene, owned)
+        section = int(item.librarySectionID or 0)
+        owned.update(updated_at=scene.get("updated_at"), image_hash=_image_hash(images, record),
+                     sources=_sources(scene, shaping), section=section, match=self._match_note(match),
+                     **({"groups": desired.groups} if desired.groups else {}))
+        self.records.save(SyncRecord(scene_id, match.rating_key, match.plex_file, fetched_at, self.clock(), desired.fingerprint, owned))
+        self._after_write(scene_id, section, record, owned)
+        detail = describe(params) + (", " + " and ".join(images[1]) if images else "") + (", rating" if rated else "")
+        confidence = {LOW: " (low-confidence match: same file name and size)",
+                      GUID: " (matched by the provider's guid)"}.get(match.confidence, "")
+        return Outcome("synced", scene_id, title, match.rating_key, detail.strip(", ") + confidence)
+
+    def _skipped(self, scene: dict) -> Optional[str]:
+        """Why the scene is not written: no files, or settings that keep it out of Plex."""
+        if not scene_files(scene):
+            return "the scene has no files, so nothing to match in Plex"
+        reason = skip_reason(scene, self.settings)
+        return f"{reason}; left as it is in Plex" if reason else None
+
+    def _apply(self, desired: Desired, item, record: Optional[SyncRecord], match, images: Optional[tuple]) -> tuple:
+        """Claim the scene's collections, upload changed images, send the one edit: (params sent, values
+        now PlexSync's)."""
+        section = int(item.librarySectionID or 0)
+        if self.extras and desired.collections and section:
+            self.extras.collections.claim(section, desired.collections)
         params, owned = self._plan(desired, item, record, match)
         for kind in images[1] if images else ():
             self.plex.upload_image(item, kind, images[0])
             params[LOCK_FIELD[kind]] = 1  # lock after upload so an agent refresh keeps it
         if params:
             self.plex.edit(item, params)
-        rated = self._rate(desired, item, record, scene, owned)
-        owned.update(updated_at=scene.get("updated_at"), image_hash=_image_hash(images, record), sources=_sources(scene),
-                     match=self._match_note(match))
-        self.records.save(SyncRecord(scene_id, match.rating_key, match.plex_file, fetched_at, self.clock(), desired.fingerprint, owned))
-        detail = describe(params) + (", " + " and ".join(images[1]) if images else "") + (", rating" if rated else "")
-        confidence = {LOW: " (low-confidence match: same file name and size)",
-                      GUID: " (matched by the provider's guid)"}.get(match.confidence, "")
-        return Outcome("synced", scene_id, title, match.rating_key, detail.strip(", ") + confidence)
+        return params, owned
+
+    def _after_write(self, scene_id: int, section: int, record: Optional[SyncRecord], owned: dict) -> None:
+        """Collections the scene joined, left or moved in wait for the next pass; it is no longer missing."""
+        if self.extras:
+            self.extras.collections.written(section, record.written if record else {}, owned)
+            if self.extras.missing.known(scene_id):
+                self.extras.missing.forget(scene_id)
 
     def _rate(self, desired: Desired, item, record: Optional[SyncRecord], scene: dict, owned: dict) -> bool:
         """The rating part of the sync (``rating.plan_push``); records what both sides now agree on in ``owned``.
@@ -161,6 +215,7 @@ class Syncer:
         try:
             match = self.matcher.match(scene)
         except NotFoundYet:
+            self._not_found(scene, job)
             self._ask_for_scan(scene, job)
             raise
         try:
@@ -199,6 +254,24 @@ class Syncer:
         self.plex.scan(section.key, dirname(plex_path))
         log.debug("asked Plex library %s to scan %s", section.title, PATHS.shown(dirname(plex_path)))
 
+    def _not_found(self, scene: dict, job: Optional[Job]) -> None:
+        """Under ``ignore`` the file may count as missing (``MissingInPlex``); under ``retry`` (switched back
+        from ``ignore``) a record of it goes, and the scene follows the retry schedule."""
+        if self.settings.missing_in_plex == "ignore":
+            self._missing(scene, job)
+        elif self.extras is not None and self.extras.missing.known(int(scene["id"])):
+            self.extras.missing.forget(int(scene["id"]))
+
+    def _missing(self, scene: dict, job: Optional[Job]) -> None:
+        """``missing_in_plex: ignore``: a file outside every library folder, one already recorded, or one
+        Plex still lacks after the quick looks that follow a scan request is missing, not retried."""
+        plex_path = self.matcher.mapper.to_plex(scene_files(scene)[0][0])
+        if self._section_for(plex_path) is None:
+            raise MissingInPlex(f"{PATHS.shown(plex_path)} is in no Plex library folder")
+        recorded = self.extras is not None and self.extras.missing.known(int(scene["id"]))
+        if recorded or (job is not None and job.not_found_attempts >= len(SCAN_LOOKS)):
+            raise MissingInPlex(f"Plex has no item for {PATHS.shown(plex_path)}")
+
     def _section_for(self, plex_path: str):
         return next((s for s in self.sections if within(plex_path, s.locations)), None)
 
@@ -225,9 +298,14 @@ def _image_hash(images: Optional[tuple], record: Optional[SyncRecord]) -> Option
     return record.written.get("image_hash") if record else None
 
 
-def _sources(scene: dict) -> dict:
-    """The ids of the performers, studio and tags a write came from (for fan-out after a delete)."""
+def _sources(scene: dict, shaping: Shaping) -> dict:
+    """The ids of the performers, studio, groups and tags a write came from (for fan-out after a delete):
+    the parent studio too, and the named tags that routed a tag (``exclude_tags``, ``label_tags``)."""
+    tags = [int(t["id"]) for t in scene.get("tags") or []]
+    studio = scene.get("studio") or {}
+    parent = studio.get("parent_studio") or {}
     return {"performer": [int(p["id"]) for p in scene.get("performers") or []],
-            "tag": [int(t["id"]) for t in scene.get("tags") or []],
-            "studio": [int(scene["studio"]["id"])] if scene.get("studio") else []}
+            "tag": list(dict.fromkeys(tags + [shaping.routes.via[t] for t in tags if t in shaping.routes.via])),
+            "studio": [int(s["id"]) for s in (studio, parent) if s.get("id") is not None],
+            "group": [group_id for group_id, _, _ in scene_groups(scene)]}
 

@@ -12,6 +12,7 @@ from typing import Callable, Optional
 
 from plexsync import preview, stashlog, status
 from plexsync.breaker import UNREACHABLE
+from plexsync.collection_records import CollectionRecords
 from plexsync.bulk import BulkSync, sync_recent
 from plexsync.deadletters import DeadLetters
 from plexsync.errors import BadInput
@@ -170,10 +171,11 @@ def _note_outage(runtime, result: dict) -> dict:
 
 
 def _wake_worker(task: Task) -> None:
-    """Jobs left in the queue or waiting for a retry belong to the background worker."""
+    """Jobs left in the queue or waiting for a retry, and collections waiting for a pass, belong to the
+    background worker."""
     queue = JobQueue(task.data_dir)
     try:
-        if queue.pending() or RetrySchedule(task.db).count():
+        if queue.pending() or RetrySchedule(task.db).count() or CollectionRecords(task.db).pending():
             ensure_worker(task.db, task.input.connection)
     finally:
         queue.close()

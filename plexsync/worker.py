@@ -118,7 +118,7 @@ class Worker:
         """The loop: probe what is down, process the next job, or wait; exit when idle."""
         idle_since = self.clock()
         while not self.stop.is_set() and not self._takeover_requested():
-            if self.step():
+            if self.step() or self.runtime.delivery.settle_collections() is not None:
                 idle_since = self.clock()
                 continue
             if self._may_exit(idle_since):
@@ -327,11 +327,14 @@ def handle_batch(delivery, claims: list, pool: ThreadPoolExecutor) -> list:
 
 
 def drain_foreground(runtime: Runtime, progress: Callable[[float], None] = lambda fraction: None,
-                     parallel: int = FOREGROUND_THREADS, on_result: Callable = lambda result: None) -> dict:
+                     parallel: int = FOREGROUND_THREADS, on_result: Callable = lambda result: None,
+                     settle: bool = True) -> dict:
     """Drain until nothing is due now (``process_queue``, ``sync_all``); returns counts per result.
 
     Foreground tasks run ``parallel`` jobs at once (Plex latency dominates a bulk sync); the
     background worker stays sequential, so a SIGKILL can repeat at most the one edit in flight.
+    With ``settle``, the collections the jobs changed are settled at the end (a bulk sync settles
+    once, after its last page).
     """
     delivery, queue = runtime.delivery, runtime.queue
     counts: dict = {}
@@ -353,4 +356,6 @@ def drain_foreground(runtime: Runtime, progress: Callable[[float], None] = lambd
             total = max(total, done + queue.pending())
             progress(done / total)
     queue.purge_acked()
+    if settle:
+        delivery.settle_collections()
     return counts

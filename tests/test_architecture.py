@@ -10,10 +10,11 @@ PACKAGE = ROOT / "plexsync"
 # Lower rank = lower layer. A module may import only modules of its own rank or lower.
 RANKS = {
     "errors": 0, "deps": 0, "package": 1, "paths": 1, "stashlog": 1, "protocol": 1, "procs": 1, "identity": 1,
+    "imagelinks": 1, "titles": 1, "tagroutes": 1,
     "state": 2, "settings": 2, "jobs": 2,
     "lease": 3, "schedule": 3, "breaker": 3, "misconfig": 3, "outage": 4, "retries": 3, "deadletters": 3, "records": 3, "worklog": 3,
-    "transport": 3, "stash": 4, "plex": 4,
-    "library": 5, "metadata": 5, "matcher": 6, "sync": 7, "delivery": 8,
+    "transport": 3, "stash": 4, "plex": 4, "collection_records": 3, "missing": 3, "plex_collections": 4,
+    "library": 5, "metadata": 5, "photos": 5, "shaper": 5, "matcher": 6, "collection_sync": 6, "sync": 7, "delivery": 8,
     "hook": 9, "status": 9, "runtime": 9, "scene_state": 9, "overview": 9, "operations": 10,
     "reconcile": 10, "readahead": 8, "worker": 11, "preview": 10, "health": 10, "bulk": 12, "tasks": 12, "scene_sync": 12,
     "app": 13, "cli": 14, "__main__": 15, "__init__": 0,
@@ -28,7 +29,7 @@ RANKS = {
 }
 # What the provider may use of the plugin: the shared models and clients, never the push machinery.
 SHARED_WITH_PROVIDER = {"errors", "identity", "paths", "settings", "stash", "stashlog", "metadata", "transport",
-                        "protocol", "__init__"}
+                        "protocol", "__init__", "imagelinks", "titles", "tagroutes"}
 PROVIDER_ONLY_LIBRARIES = {"fastapi", "starlette", "uvicorn", "anyio"}
 
 

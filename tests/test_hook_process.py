@@ -135,3 +135,31 @@ def test_hook_process_imports_no_heavy_library(sandbox, host):
     assert "persistqueue" in imported and "plexsync.hook" in imported
     heavy = {name for name in imported if name.split(".")[0] in ("plexapi", "requests", "tenacity", "pydantic", "urllib3")}
     assert heavy == set()
+
+
+def test_group_and_studio_hooks_queue_scenes_or_only_the_collection(sandbox, host):
+    fired = [
+        ("Group.Update.Post", 7, ["id", "synopsis"]), ("Group.Update.Post", 7, ["id", "name"]),
+        ("Movie.Update.Post", 7, ["id", "front_image"]), ("Group.Destroy.Post", 8, None),
+        ("Studio.Update.Post", 3, ["id", "image"]), ("Studio.Update.Post", 3, ["id", "parent_id"]),
+        ("Tag.Update.Post", 5, ["id", "parent_ids"]), ("Performer.Update.Post", 2, ["id", "image"]),
+    ]
+    results = [r for trigger, object_id, fields in fired for r in host.fire_hooks(trigger, object_id, {"id": str(object_id)}, fields)]
+    skipped = host.fire_hooks("Group.Update.Post", 7, {"id": "7", "rating100": 80}, ["id", "rating100"])
+    skipped += host.fire_hooks("Studio.Update.Post", 3, {"id": "3", "url": "x"}, ["id", "url"])
+    assert [r.output for r in results] == ["queued"] * len(fired) and [r.output for r in skipped] == ["skipped"] * 2
+    jobs = JobQueue(data_dir_for(str(sandbox.plugin_dir))).waiting_jobs()
+    assert [(j.scene_id, j.event) for j in jobs] == [
+        (7, "collection_group"), (7, "fanout_group"), (7, "collection_group"), (8, "fanout_group"),
+        (3, "collection_studio"), (3, "fanout_studio"), (5, "fanout_tag"), (2, "fanout_performer")]
+    assert sandbox.stash.requests == [] and sandbox.plex.requests == []
+
+
+def test_the_organized_button_counts_only_with_only_organized(sandbox, host):
+    scene, _ = sandbox.add_scene("Marked")
+    assert [r.output for r in host.scene_update(scene, organized=True)] == ["skipped"]
+    sandbox.configure(only_organized=True)
+    assert host.run_task_by_mode("PlexSync", "reindex").error is None  # a task reads the settings once
+    assert [r.output for r in host.scene_update(scene, organized=True)] == ["queued"]
+    assert [r.output for r in host.scene_update(scene, o_counter=2)] == ["skipped"]
+    assert [r.output for r in host.scene_update(scene, rating100=20)] == ["queued"]  # sync_rating (on) sends ratings

@@ -29,7 +29,17 @@ def test_never_saved_settings_take_their_defaults():
     assert settings.strict_matching is True and settings.preserve_plex_edits is False
     assert settings.tags_as == "genres" and settings.max_retries == 5
     assert settings.connect_timeout == 5 and settings.read_timeout == 30 and settings.dlq_retention_days == 30
-    assert all(getattr(settings, key) for key in Settings.model_fields if key.startswith("sync_"))
+    assert all(getattr(settings, key) for key in Settings.model_fields if key.startswith("sync_") and key != "sync_performer_photos")
+
+
+def test_new_settings_default_to_todays_behaviour():
+    settings = load_settings({}, env={})
+    assert settings.collection_sources == ("studio",) and settings.sync_performer_photos is False
+    assert settings.excluded_tags == settings.label_parents == settings.skip_tags == []
+    assert settings.only_organized is False and settings.missing_in_plex == "retry" and settings.title_template == "{title}"
+    assert load_settings({"sync_collection": False}, env={}).collection_sources == ()
+    spaced = load_settings({"collections_from": " Group , studio,group", "skip_scene_tags": " A,b ,, "}, env={})
+    assert spaced.collection_sources == ("group", "studio") and spaced.skip_tags == ["a", "b"]
 
 
 @pytest.mark.parametrize("key, value, expected", [
@@ -42,6 +52,10 @@ def test_never_saved_settings_take_their_defaults():
     ("plex_url", "plex.lan:32400", "plex_url: must start with http:// or https://"),
     ("path_map", "/data/videos", "path_map: rule 1 '/data/videos' has no '=>'"),
     ("strict_matching", "maybe", "strict_matching: must be true or false"),
+    ("collections_from", "studio, tags", "collections_from: unknown source 'tags'; use a comma-separated list of studio, parent_studio, group"),
+    ("missing_in_plex", "skip", "missing_in_plex: must be one of 'retry' or 'ignore'"),
+    ("title_template", "{studio} - {name}", "title_template: unknown field {name}; use {title}, {studio}, {date}, {code}, {performers}"),
+    ("title_template", "{title", "title_template: has a '{' or '}' that does not enclose a field name"),
 ])
 def test_bad_value_gives_one_line_naming_the_key(key, value, expected):
     with pytest.raises(ConfigError) as caught:

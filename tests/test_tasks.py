@@ -10,7 +10,8 @@ from plexsync.jobs import JobQueue, new_job
 from plexsync.sandbox.world import PLEX_ROOT, STASH_ROOT
 from plexsync.state import data_dir_for
 
-SYNC_KEYS = {"scanned", "queued", "synced", "unchanged", "not_found", "ambiguous", "failed"}
+SYNC_KEYS = {"scanned", "queued", "synced", "unchanged", "not_found", "ambiguous", "failed", "skipped", "collections"}
+NO_COLLECTIONS = {"updated": 0, "unchanged": 0, "deleted": 0, "failed": 0}
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_sync_all_reports_counts_and_progress_then_nothing_on_a_second_run(sandb
     assert_progress_rises_to_one(result)
     assert set(result.output) == SYNC_KEYS
     assert result.output == {"scanned": 236, "queued": 236, "synced": 230, "unchanged": 0, "not_found": 5,
-                             "ambiguous": 1, "failed": 0}
+                             "ambiguous": 1, "failed": 0, "skipped": 0, "collections": NO_COLLECTIONS}
     assert all(sandbox.plex.item(k).title.startswith("All") for _, k in synced)
     assert any("sync_all: 236 scanned" in line for line in result.lines("info"))
     sandbox.plex.reset_log()

@@ -8,8 +8,6 @@
 one line naming the variable (ConfigError).
 """
 
-import hashlib
-import hmac
 import os
 import re
 import secrets
@@ -17,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
 from plexsync.errors import ConfigError
+from plexsync.imagelinks import derived_key
 from plexsync.settings import parse_path_map
 
 _URL = re.compile(r"^https?://[^/\s?#]+(/[^\s?#]*)?$")
@@ -59,7 +58,7 @@ def _signing_key(env: Mapping[str, str], api_key: str) -> bytes:
             raise ConfigError("PLEXSYNC_SIGNING_KEY: must be at least 16 characters")
         return given.encode()
     if api_key:
-        return hmac.new(api_key.encode(), b"plexsync provider image links v1", hashlib.sha256).digest()
+        return derived_key(api_key)
     return secrets.token_bytes(32)
 
 

@@ -11,7 +11,8 @@ from typing import Optional
 
 from plexsync import __version__
 from plexsync.identity import IDENTIFIER, guid, rating_key
-from plexsync.metadata import TITLE_MAX, clean, desired_state
+from plexsync.imagelinks import stash_image
+from plexsync.metadata import TITLE_MAX, Shaping, clean, desired_state, performer_name
 from plexsync.paths import basename
 from plexsync.provider.images import ImageLinks, version_of
 from plexsync.provider.index import SceneSummary
@@ -65,15 +66,16 @@ def _tags(names: list) -> list:
 
 
 def _roles(scene: dict, links: Optional[ImageLinks]) -> list:
-    """Performers in Stash order, numbered from 1, with signed photos when images are on."""
+    """Performers in Stash order, numbered from 1, with signed photos when images are on (none for a
+    performer without an image: Stash's placeholder is no photo)."""
     roles, seen = [], set()
     for performer in scene.get("performers") or []:
-        name = clean(performer.get("name"), TITLE_MAX)
+        name = performer_name(performer)
         if not name or name.lower() in seen:
             continue
         seen.add(name.lower())
         role = {"tag": name, "order": len(roles) + 1}
-        if links and performer.get("image_path"):
+        if links and stash_image(performer.get("image_path")):
             role["thumb"] = links.url("performer", int(performer["id"]), version_of(performer["image_path"]))
         roles.append(role)
     return roles
@@ -89,12 +91,15 @@ def images(scene: dict, settings, links: Optional[ImageLinks]) -> list:
     return [{"type": kind, "url": url, "alt": "Stash cover"} for kind, on in kinds if on]
 
 
-def metadata(scene: dict, settings, links: Optional[ImageLinks], content_rating: str) -> dict:
-    """The full Metadata object for one scene (the document behind ``GET /library/metadata/scene-<id>``)."""
-    desired = desired_state(scene, settings)
+def metadata(scene: dict, settings, links: Optional[ImageLinks], content_rating: str,
+             shaping: Optional[Shaping] = None) -> dict:
+    """The full Metadata object for one scene (the document behind ``GET /library/metadata/scene-<id>``):
+    the same title template, tag routes and cast names as the push."""
+    desired = desired_state(scene, settings, shaping)
     files = scene.get("files") or []
-    item = {**_identity(int(scene["id"])), "title": _title(scene.get("title"), files[0]["path"] if files else "",
-                                                           int(scene["id"]), settings)}
+    title = desired.scalars.get("title") or _title(scene.get("title"), files[0]["path"] if files else "",
+                                                   int(scene["id"]), settings)
+    item = {**_identity(int(scene["id"])), "title": title}
     scalars = desired.scalars
     if scalars.get("summary"):
         item["summary"] = scalars["summary"]

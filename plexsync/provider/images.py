@@ -1,47 +1,9 @@
-"""Signed image links: the provider serves Stash covers and performer photos, but only for URLs it made.
+"""The provider's image answers: signed links (``plexsync.imagelinks``, shared with the plugin) and the
+content type of the bytes it relays from Stash."""
 
-Plex fetches provider images through its cloud image service, which cannot reach a LAN address
-(plex-provider-notes.md §4), so image links exist only when ``PLEXSYNC_PUBLIC_URL`` names a public
-base URL. The provider is unauthenticated by Plex's design, so each link carries an HMAC of what it
-names: without the key nobody can make the provider fetch anything else from Stash. Links never
-expire (Plex caches images by URL) and change when the image does (the version is Stash's ``?t=``).
-"""
+from plexsync.imagelinks import KINDS, ImageLinks, version_of
 
-import hashlib
-import hmac
-import re
-from typing import Optional
-from urllib.parse import parse_qs, urlsplit
-
-KINDS = ("scene", "performer")
-_VERSION = re.compile(r"^[0-9A-Za-z_-]{1,40}$")
-
-
-def version_of(stash_url: Optional[str]) -> str:
-    """The cache buster Stash put on an image URL (``?t=``), or ``0``."""
-    value = parse_qs(urlsplit(stash_url or "").query).get("t", ["0"])[0]
-    return value if _VERSION.match(value) else "0"
-
-
-class ImageLinks:
-    """Makes and checks signed image URLs under the public base URL."""
-
-    def __init__(self, public_url: str, key: bytes) -> None:
-        self.public_url, self._key = public_url.rstrip("/"), key
-
-    def _signature(self, kind: str, object_id: int, version: str) -> str:
-        message = f"{kind}/{int(object_id)}/{version}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
-
-    def url(self, kind: str, object_id: int, version: str) -> str:
-        """The public, signed URL of one image."""
-        return f"{self.public_url}/images/{kind}/{int(object_id)}?v={version}&sig={self._signature(kind, object_id, version)}"
-
-    def valid(self, kind: str, object_id: int, version: str, signature: str) -> bool:
-        """True if the signature is the one this provider gives that image."""
-        if kind not in KINDS or not _VERSION.match(version or ""):
-            return False
-        return hmac.compare_digest(self._signature(kind, object_id, version), signature or "")
+__all__ = ["KINDS", "ImageLinks", "content_type", "version_of"]
 
 
 def content_type(data: bytes) -> str:

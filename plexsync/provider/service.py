@@ -15,6 +15,7 @@ from typing import Callable, Optional
 
 from plexsync import stashlog
 from plexsync.errors import AuthError, ConfigError, InvalidData, TransientError
+from plexsync.metadata import Shaping, skip_reason
 from plexsync.paths import PathMapper
 from plexsync.provider import documents
 from plexsync.provider.config import ProviderConfig
@@ -25,6 +26,7 @@ from plexsync.provider.matching import FileMatcher, MatchRequest
 from plexsync.provider.scenes import SceneCache
 from plexsync.settings import Settings, load_settings
 from plexsync.stash import StashClient
+from plexsync.tagroutes import TagRoutes, build_routes
 
 log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = 2.0   # one Stash request on Plex's clock: a match or metadata answers within 3 s
@@ -66,6 +68,7 @@ class Provider:
                                 self.index, clock=clock)
         self.links = ImageLinks(config.public_url, config.signing_key) if config.public_url else None
         self._settings: Optional[Settings] = None
+        self._shaping = Shaping()
         self._settings_at = float("-inf")
         self._matcher: Optional[FileMatcher] = None
         self._warned_adult = False
@@ -81,8 +84,15 @@ class Provider:
         settings = load_settings(stored, env={})
         stashlog.PATHS.enabled = settings.obfuscate_paths
         self._matcher = FileMatcher(self.index, PathMapper(settings.path_rules))
+        self._shaping = Shaping(self._routes(settings))
         self._settings, self._settings_at = settings, self.clock()
         return settings
+
+    def _routes(self, settings: Settings) -> TagRoutes:
+        """``exclude_tags``/``label_tags`` over Stash's tag hierarchy, read with the settings."""
+        if not settings.excluded_tags and not settings.label_parents:
+            return TagRoutes()
+        return build_routes(self.gate.call(self.stash.tag_tree), settings.excluded_tags, settings.label_parents)
 
     def settings(self) -> Settings:
         """The plugin settings; read from Stash the first time, re-read in the background when older than
@@ -223,10 +233,16 @@ class Provider:
         except asyncio.TimeoutError:
             raise Unavailable(f"Stash did not answer for scene {scene_id} within {SCENE_WAIT:.1f} s") from None
 
-    def render(self, scene: dict) -> dict:
-        """The Metadata object of a fetched scene."""
+    def render(self, scene: dict) -> Optional[dict]:
+        """The Metadata object of a fetched scene; None (404: Plex keeps what it has) for a scene the
+        settings keep out of Plex (``only_organized``, ``skip_scene_tags``)."""
+        settings = self.settings()
+        excluded = skip_reason(scene, settings)
+        if excluded:
+            log.info("metadata for scene %s not served: %s", scene.get("id"), excluded)
+            return None
         log.debug("metadata for scene %s served", scene.get("id"))
-        return documents.metadata(scene, self.settings(), self.links, self.config.content_rating)
+        return documents.metadata(scene, settings, self.links, self.config.content_rating, self._shaping)
 
     def images(self, scene_id: int) -> Optional[list]:
         """``Image[]`` for the artwork picker (empty without a public URL)."""

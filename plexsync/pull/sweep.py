@@ -211,9 +211,10 @@ class PullSweep:
             return
         written, fingerprint = {**record.written, "rating": agreed}, record.fingerprint
         if after and record.written.get("updated_at") == before.get("updated_at"):
-            old = desired_state({**after, "rating100": before.get("rating100")}, self.settings)
+            shaping = self.runtime.delivery.syncer.shaping()  # as the sync computes it (title templates, routes)
+            old = desired_state({**after, "rating100": before.get("rating100")}, self.settings, shaping)
             if old.fingerprint == record.fingerprint:
-                fingerprint = desired_state(after, self.settings).fingerprint
+                fingerprint = desired_state(after, self.settings, shaping).fingerprint
                 written["updated_at"] = after.get("updated_at")
         self.records.save(replace(record, fingerprint=fingerprint, written=written), wrote=False)
 

@@ -318,6 +318,18 @@ def _el(parent: ET.Element | None, tag: str, attrs: dict[str, Any]) -> ET.Elemen
     return ET.Element(tag, clean) if parent is None else ET.SubElement(parent, tag, clean)
 
 
+def _image_paths(rating_key: int, stamp: Any, poster: Any, art: Any) -> dict[str, Any]:
+    """``thumb`` and ``art`` attributes of an item or collection: the selected image's path, or None."""
+    return {"thumb": f"/library/metadata/{rating_key}/thumb/{stamp}" if poster else None,
+            "art": f"/library/metadata/{rating_key}/art/{stamp}" if art else None}
+
+
+def _field_locks(parent: ET.Element, locks: Iterable[str]) -> None:
+    """A ``<Field locked="1" name=...>`` per locked field, as details carry them."""
+    for name in sorted(locks):
+        _el(parent, "Field", {"locked": 1, "name": name})
+
+
 def _xml_reply(root: ET.Element, status: int = 200) -> _Reply:
     body = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
     return _Reply(status, body.encode("utf-8"))
@@ -848,7 +860,9 @@ class FakePlex:
         self.listing_limits: dict[str, int] = dict(DEFAULT_LISTING_LIMITS)
         self.refresh_applies_agent = False
         self.friendly_name = "FakePlex"
-        self.extensions: list = []  # objects with route(request) -> _Reply | None, tried after the built-in routes
+        # Objects with route(request) -> _Reply | None, tried before the built-in routes; optionally
+        # metadata_object(ratingKey) (more objects for the image routes) and items_edited(items).
+        self.extensions: list = []
         self._clock = clock
         self._wallclock = wallclock
         self._random = random.Random(seed)
@@ -1181,6 +1195,13 @@ class FakePlex:
             return self._route(request)
 
     def _route(self, request: _Request) -> _Reply:
+        for extension in self.extensions:  # first: an extension may serve part of a built-in path (collections)
+            try:
+                reply = extension.route(request)
+            except _HttpError as exc:
+                return _error_reply(exc.status, message=exc.message)
+            if reply is not None:
+                return reply
         for method, pattern, name in _ROUTES:
             match = pattern.fullmatch(request.path)
             if match is None or method != request.method:
@@ -1192,13 +1213,6 @@ class FakePlex:
             except Exception as exc:  # the request loop's boundary: a bug in the fake becomes a visible 500
                 log.exception("FakePlex: %s %s failed", request.method, request.path)
                 return _error_reply(500, message=f"FakePlex error: {exc!r}")
-        for extension in self.extensions:
-            try:
-                reply = extension.route(request)
-            except _HttpError as exc:
-                return _error_reply(exc.status, message=exc.message)
-            if reply is not None:
-                return reply
         return _error_reply(404)
 
     def _section(self, key: str | int) -> FakeSection:
@@ -1209,6 +1223,11 @@ class FakePlex:
 
     def _item_or_404(self, rating_key: str | int) -> FakeItem:
         item = self._items.get(int(rating_key))
+        for extension in self.extensions if item is None else ():
+            # other metadata objects (collections) share the image and refresh routes
+            item = getattr(extension, "metadata_object", lambda key: None)(int(rating_key))
+            if item is not None:
+                break
         if item is None:
             raise _HttpError(404, f"no metadata item {rating_key}")
         return item
@@ -1282,7 +1301,7 @@ class FakePlex:
 
     def _select(self, section: FakeSection, request: _Request) -> list[FakeItem]:
         if request.param("type") not in (None, "", MOVIE_SEARCH_TYPE):
-            return []  # only movies live here; collections (type 18) are not modelled
+            return []  # only movies live here; collections (type 18) are the plex_collections extension's
         now = self._wallclock()
         predicates = [
             _listing_predicate(key, value, self._tag_ids, now)
@@ -1366,8 +1385,7 @@ class FakePlex:
         attrs["type"] = "movie"
         attrs.update({name: item.fields.get(name) for name in _VIDEO_ATTRS})
         stamp = item.fields.get("updatedAt")
-        attrs["thumb"] = f"/library/metadata/{item.rating_key}/thumb/{stamp}" if item.selected_poster else None
-        attrs["art"] = f"/library/metadata/{item.rating_key}/art/{stamp}" if item.selected_art else None
+        attrs.update(_image_paths(item.rating_key, stamp, item.selected_poster, item.selected_art))
         for name in ("originallyAvailableAt", "addedAt", "updatedAt"):
             attrs[name] = item.fields.get(name)
         video = _el(None, "Video", attrs)
@@ -1376,8 +1394,7 @@ class FakePlex:
         for guid in item.guids:
             _el(video, "Guid", {"id": guid})
         if detail:
-            for name in sorted(item.locks):
-                _el(video, "Field", {"locked": 1, "name": name})
+            _field_locks(video, item.locks)
         return video
 
     def _media(self, video: ET.Element, item: FakeItem) -> None:
@@ -1449,6 +1466,8 @@ class FakePlex:
         for item in items:
             _apply_plan(plan, item, now)
             self._register_tags(item)
+        for extension in self.extensions:
+            getattr(extension, "items_edited", lambda edited: None)(items)
         return _empty_reply()
 
     def _put_refresh(self, request: _Request, rating_key: str) -> _Reply:

@@ -72,16 +72,11 @@ from graphql import GraphQLError, GraphQLResolveInfo
 
 from plexsync.sandbox import stash_schema
 from plexsync.sandbox.gqlgen import Endpoint
+from plexsync.sandbox.stash_objects import StashObjects, resolves
 
 __all__ = ["FakeStash", "RequestRecord"]
 
 
-def resolves(type_name: str, field_name: str) -> Callable:
-    """Mark a FakeStash method as the resolver of ``type_name.field_name`` (see the module docstring)."""
-    def mark(method: Callable) -> Callable:
-        method.resolves = (type_name, field_name)  # type: ignore[attr-defined]
-        return method
-    return mark
 
 
 @dataclass(frozen=True)
@@ -122,7 +117,8 @@ _SORTS = {"bitrate", "created_at", "code", "date", "file_count", "filesize", "du
           "play_count", "play_duration", "resume_time", "path", "perceptual_similarity", "random",
           "rating", "resolution", "studio", "tag_count", "title", "updated_at", "performer_age"}
 
-_FILTERS = {"id", "title", "organized", "rating100", "performers", "studios", "tags", "updated_at", "created_at"}
+_FILTERS = {"id", "title", "organized", "rating100", "performers", "studios", "tags", "movies", "groups",
+            "updated_at", "created_at"}
 
 _SCENE_KEYS = {"title", "details", "date", "studio", "performers", "tags", "files", "code", "urls",
                "rating100", "organized", "groups", "director", "stash_ids", "created_at", "updated_at"}
@@ -202,8 +198,11 @@ def _parse_stamp(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
 
 
-class FakeStash:
-    """An in-memory Stash behind a real HTTP server; see the module docstring for what is emulated."""
+class FakeStash(StashObjects):
+    """An in-memory Stash behind a real HTTP server; see the module docstring for what is emulated.
+
+    Groups, studio details and logos, the tag hierarchy and performer images: ``stash_objects``.
+    """
 
     def __init__(self, api_key: str = "", require_auth: bool = False, tz_offset: str = "+02:00",
                  version: Optional[str] = None, schema_dir: stash_schema.SchemaSource = None,
@@ -215,6 +214,7 @@ class FakeStash:
         """
         self.api_key = api_key
         self.require_auth = require_auth
+        self.username = "admin" if require_auth else ""  # credentials configured: what Stash's config shows
         self.schema_dir = Path(schema_dir) if schema_dir is not None else None
         self.version = version or _default_version(self.schema_dir)
         self.refresh_cookies = refresh_cookies
@@ -367,35 +367,32 @@ class FakeStash:
         return self._next_ids[kind]
 
     def add_performer(self, name: str, gender: Optional[str] = None,
-                      disambiguation: Optional[str] = None) -> int:
-        """Create a performer; returns its id."""
+                      disambiguation: Optional[str] = None, image: Optional[bytes] = None) -> int:
+        """Create a performer (``image``: its bytes; none serves Stash's placeholder); returns its id."""
         with self._lock:
             pid = self._new_id("performer")
-            self._performers[pid] = {"id": pid, "name": name, "gender": gender,
+            self._performers[pid] = {"id": pid, "name": name, "gender": gender, "image": image,
                                      "disambiguation": disambiguation, "t": int(self._clock())}
             return pid
 
-    def add_studio(self, name: str, parent: Optional[Any] = None) -> int:
-        """Create a studio (``parent``: a studio id or name); returns its id."""
+    def add_studio(self, name: str, parent: Optional[Any] = None, details: Optional[str] = None,
+                   image: Optional[bytes] = None) -> int:
+        """Create a studio (``parent``: a studio id or name; ``image``: its logo's bytes); returns its id."""
         with self._lock:
             parent_id = self._ref(self._studios, parent, self.add_studio) if parent is not None else None
             sid = self._new_id("studio")
-            self._studios[sid] = {"id": sid, "name": name, "parent": parent_id, "t": int(self._clock())}
+            self._studios[sid] = {"id": sid, "name": name, "parent": parent_id, "details": details, "image": image,
+                                  "t": int(self._clock())}
             return sid
 
-    def add_tag(self, name: str) -> int:
-        """Create a tag; returns its id."""
+    def add_tag(self, name: str, parents: Optional[list] = None) -> int:
+        """Create a tag (``parents``: tag ids or names); returns its id."""
         with self._lock:
             tid = self._new_id("tag")
-            self._tags[tid] = {"id": tid, "name": name}
+            self._tags[tid] = {"id": tid, "name": name, "parents": []}
+            if parents:
+                self.set_tag_parents(tid, parents)
             return tid
-
-    def add_group(self, name: str) -> int:
-        """Create a group (a "movie" before Stash 0.27); returns its id."""
-        with self._lock:
-            gid = self._new_id("group")
-            self._groups[gid] = {"id": gid, "name": name}
-            return gid
 
     def _ref(self, table: dict, value: Any, create: Callable[[str], int]) -> int:
         """An id given as int (must exist) or a name (found, or created)."""
@@ -703,7 +700,7 @@ class FakeStash:
 
     @resolves("Query", "configuration")
     def _configuration(self, parent: None, args: dict, request: _Request) -> dict:
-        return {"general": {"apiKey": self.api_key}}
+        return {"general": {"apiKey": self.api_key, "username": self.username}}
 
     @resolves("ConfigResult", "plugins")
     def _plugins_config(self, parent: dict, args: dict, request: _Request) -> dict:
@@ -789,7 +786,7 @@ class FakeStash:
     # -- views: objects as the dicts their fields are read from ------------------------------
 
     def _scene_view(self, scene: _Scene, base: str) -> dict:
-        index = [{"group": self._group_view(g), "scene_index": i} for g, i in scene.groups]
+        index = [{"group": self._group_view(g, base), "scene_index": i} for g, i in scene.groups]
         return {
             "id": str(scene.id), "title": scene.title, "code": scene.code, "details": scene.details,
             "director": scene.director, "urls": list(scene.urls), "url": scene.urls[0] if scene.urls else None,
@@ -824,19 +821,16 @@ class FakeStash:
         if sid is None:
             return None
         studio = self._studios[sid]
-        return {"id": str(sid), "name": studio["name"], "details": None,
-                "image_path": f"{base}/studio/{sid}/image?t={studio['t']}"}
+        return {"id": str(sid), "name": studio["name"], "details": studio.get("details"),
+                "image_path": self._image_url(base, f"studio/{sid}/image", studio)}
 
     def _performer_view(self, pid: int, base: str) -> dict:
         p = self._performers[pid]
         return {"id": str(pid), "name": p["name"], "disambiguation": p["disambiguation"], "gender": p["gender"],
-                "image_path": f"{base}/performer/{pid}/image?t={p['t']}", "alias_list": []}
+                "image_path": self._image_url(base, f"performer/{pid}/image", p), "alias_list": []}
 
     def _tag_view(self, tid: int) -> dict:
         return {"id": str(tid), "name": self._tags[tid]["name"], "description": None, "aliases": []}
-
-    def _group_view(self, gid: int) -> dict:
-        return {"id": str(gid), "name": self._groups[gid]["name"]}
 
     # -- findScenes ------------------------------------------------------------------------
 
@@ -866,6 +860,8 @@ class FakeStash:
         if key == "studios":
             have = {scene.studio} if scene.studio else set()
             return _multi_match(have, crit, lambda ids: self._studio_tree(ids, crit.get("depth")))
+        if key in ("movies", "groups"):
+            return _multi_match({g for g, _ in scene.groups}, crit, None)
         return _multi_match(set(getattr(scene, key)), crit, None)  # performers, tags
 
     def _studio_tree(self, ids: set, depth: Optional[int]) -> set:
@@ -941,6 +937,10 @@ class FakeStash:
         if url.path == "/graphql":
             return self._graphql_http(handler, method, body, payload) + (headers,)
         match = re.fullmatch(r"/(scene|performer|studio)/(\d+)/(screenshot|preview|stream|webp|image)", url.path)
+        cover = re.fullmatch(r"/(group|movie)/(\d+)/frontimage", url.path)
+        if method == "GET" and cover is not None:
+            data = self._object_image(cover[1], int(cover[2]))
+            return (200, "image/jpeg", data, headers) if data else (404, "text/plain", b"404 page not found\n", headers)
         if method != "GET" or match is None:
             return 404, "text/plain", b"404 page not found\n", headers
         return self._media(*match.groups()) + (headers,)
@@ -969,7 +969,7 @@ class FakeStash:
         if what in ("screenshot", "webp"):
             return 200, "image/jpeg", self.screenshot_bytes(oid)
         if what == "image":
-            return 200, "image/jpeg", b"\xff\xd8\xff\xe0FAKE-STASH-%s-IMAGE %d\xff\xd9" % (kind.upper().encode(), oid)
+            return 200, "image/jpeg", self._object_image(kind, oid)
         return 200, "video/mp4", b"\x00\x00\x00\x18ftypmp42FAKE-STASH-%s scene=%d" % (what.upper().encode(), oid)
 
     def _authenticate(self, handler: "_Handler", url: urllib.parse.SplitResult) -> tuple:
@@ -1022,6 +1022,8 @@ def _scene_input_changes(data: dict) -> dict:
             changes[target] = (int(value) if value else None) if key == "studio_id" else [int(v) for v in value or []]
     if "groups" in data:
         changes["groups"] = [(int(g["group_id"]), g.get("scene_index")) for g in data["groups"] or []]
+    elif "movies" in data:
+        changes["groups"] = [(int(g["movie_id"]), g.get("scene_index")) for g in data["movies"] or []]
     return changes
 
 

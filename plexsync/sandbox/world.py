@@ -21,6 +21,7 @@ from typing import Optional
 from plexsync.protocol import ServerConnection
 from plexsync.sandbox.fake_plex import FakePlex
 from plexsync.sandbox import stash_schema
+from plexsync.sandbox.plex_collections import PlexCollections
 from plexsync.sandbox.fake_stash import FakeStash
 from plexsync.sandbox.plex_playback import Playback
 
@@ -38,6 +39,7 @@ class Sandbox:
         self.root = Path(root or self._tmp.name)
         self.plex = FakePlex(token=PLEX_TOKEN, latency=plex_latency)
         self.playback = Playback(self.plex)  # play history, watch state and ratings
+        self.collections = PlexCollections(self.plex)
         self.stash = FakeStash(**{"schema_dir": stash_schema.newest_release(), **(stash_options or {})})
         self.plugins_dir = self.root / "plugins"
         self.plugin_dir = self.plugins_dir / "PlexSync"
