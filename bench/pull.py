@@ -4,7 +4,7 @@ N Plex items, each the file of one Stash scene, and P plays spread over them (se
 history), plus a resume point on one item in ten and a Plex rating on one in ten; 5 ms per Plex request.
 Nothing was synced before, so every item is linked through the scenes' files (the pull's dearest case).
 Three pulls through the Stash host: the first brings everything, the second finds nothing new, the
-third follows 100 new plays. Reports for each: wall time, Plex requests by kind, Stash requests by
+third follows 100 new plays. Reports for each: wall time, the task's CPU seconds, Plex requests by kind, Stash requests by
 operation (``PullScene`` is the one request per changed scene), the task's counts and peak RSS.
 
     python bench/pull.py [--items 10000] [--plays 20000] [--latency-ms 5]
@@ -44,11 +44,11 @@ def populate(sandbox: Sandbox, items: int, plays: int) -> list:
 def measured(sandbox: Sandbox, host) -> dict:
     sandbox.plex.reset_log()
     sandbox.stash.reset_log()
-    result, elapsed, peak = timed_task(host, "pull")
+    result, elapsed, peak, cpu = timed_task(host, "pull")
     plex = collections.Counter(f"{r.method} {re.sub(r'[0-9][0-9,]*', 'N', r.path)}" for r in sandbox.plex.requests)
     stash = collections.Counter(r.operation_name for r in sandbox.stash.requests)
     output = result.output or {}
-    return {"seconds": round(elapsed, 2), "plex_requests": sum(plex.values()), "plex_by_kind": dict(plex),
+    return {"seconds": round(elapsed, 2), "cpu_seconds": round(cpu, 2), "plex_requests": sum(plex.values()), "plex_by_kind": dict(plex),
             "stash_mutations": stash.get("PullScene", 0), "stash_requests": dict(stash),
             "counts": {k: v for k, v in output.items() if k != "examples"}, "peak_rss_mb": round(peak, 1),
             "error": result.error}
