@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 from plexsync.deadletters import DeadLetters
-from plexsync.errors import AuthError, ConfigError, MissingInPlex, NotFoundYet, PermanentError, TransientError
+from plexsync.errors import AuthError, Busy, ConfigError, MissingInPlex, NotFoundYet, PermanentError, TransientError
 from plexsync.jobs import Claim, Job, JobQueue
 from plexsync.outage import Outages, service_of
 from plexsync.retries import RetrySchedule, policies
@@ -51,6 +51,7 @@ class Delivery:
         self.outages, self.clock, self.rand = outages, clock, rand
         self.policies = policies(max_retries, time_scale)
         self.scheduled_reconcile: Optional[Callable[[str], dict]] = None
+        self.scheduled_pull: Optional[Callable[[], dict]] = None
         self.collections_pause = COLLECTIONS_PAUSE * time_scale
         self._collections_after = float("-inf")  # no pass before this time (after a pass that failed)
 
@@ -91,6 +92,8 @@ class Delivery:
             return self._collection(job)
         if job.event.startswith("reconcile_"):
             return self._reconcile(job)
+        if job.event == "pull":
+            return self._pull(job)
         if self.syncer.covered(job):
             return Result("covered", job.scene_id, "already synced from a newer Stash state")
         if self.blocked_until() is not None:
@@ -151,6 +154,22 @@ class Delivery:
         except (AuthError, ConfigError) as exc:
             return self._refused(job, exc)
         return Result("reconciled", 0, f"{report.get('queued', 0)} scenes queued")
+
+    def _pull(self, job: Job) -> Result:
+        """A scheduled pull, run by whoever drains (``scheduled_pull`` is wired by the worker). Unreachable: retried;
+        refused: held as a configuration outage; an old Stash or a pull already running: one line, done."""
+        if self.scheduled_pull is None:
+            return Result("skipped", 0, "no pull runner in this process")
+        try:
+            report = self.scheduled_pull()
+        except TransientError as exc:
+            return self._transient(job, exc)
+        except (AuthError, ConfigError) as exc:
+            return self._refused(job, exc)
+        except (PermanentError, Busy) as exc:
+            log.warning("scheduled pull: %s", exc)
+            return Result("skipped", 0, str(exc))
+        return Result("pulled", 0, f"{report.get('scenes_changed', 0)} scenes changed")
 
     def _missing(self, job: Job, exc: MissingInPlex) -> Result:
         """``missing_in_plex: ignore``: recorded (said once), not retried, not dead-lettered."""

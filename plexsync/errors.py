@@ -77,5 +77,13 @@ class InvalidData(PermanentError):
     """Plex rejected what we sent (400) or the scene's data cannot be written."""
 
 
+class StashTooOld(PermanentError):
+    """The Stash that runs PlexSync lacks what an operation needs (play history needs v0.25); nothing is changed."""
+
+
+class Busy(PlexSyncError):
+    """Another process is doing the same work right now (a pull); this run did nothing."""
+
+
 class MissingInPlex(NotFoundYet):
     """Plex has no item for the scene's file and ``missing_in_plex`` is ``ignore``: recorded, never retried."""

@@ -43,13 +43,17 @@ FANOUT_FIELDS = {"performer": frozenset({"name", "disambiguation", "image"}), "s
 # ... and fields only its collection shows (cover, description): a collection job, no scene resync.
 COLLECTION_FIELDS = {"studio": frozenset({"image", "details"}), "group": frozenset({"synopsis", "front_image"})}
 # Update inputs that touch only these keys cannot change anything PlexSync writes to Plex
-# (the UI's "Organized" button and rating widget send just {id, organized} or {id, rating100}).
+# (the UI's "Organized" button and rating widget send just {id, organized} or {id, rating100}),
+# except ``rating100`` while ``sync_rating`` is on.
 NO_EFFECT_FIELDS = frozenset({
     "id", "ids", "clientMutationId", "organized", "rating100", "o_counter",
     "resume_time", "play_duration", "play_count",
 })
 HOOK_SETTINGS_KEY = "hook_settings"  # settings a hook needs, cached by whoever last read them from Stash
 LOG_SETTINGS_KEY = "log_settings"
+# Settings the hook needs, cached in the state database by every process that reads them from Stash
+# (hooks never ask Stash); never cached yet means the defaults.
+HOOK_SETTINGS_KEY = "hook_settings"
 HOOK_RELAY_LIMIT = 20  # worker log records shown per hook, so a bulk edit stays fast
 HOOK_RELAY_BYTES = 16 * 1024  # and at most this much of the worker log read per hook (about 100 records)
 ENTRY_SCRIPT = Path(__file__).resolve().parent.parent / "PlexSync.py"
@@ -90,7 +94,7 @@ def parse_event(context: object) -> HookEvent:
     return HookEvent(scene_id, trigger, context.get("input"), fields)
 
 
-def skip_reason(event: HookEvent) -> Optional[str]:
+def skip_reason(event: HookEvent, sync_rating: bool = True) -> Optional[str]:
     """Why an event cannot change Plex, or None if it must be synced."""
     if not event.trigger.endswith(".Update.Post") or not event.input_fields:
         return None
@@ -98,9 +102,15 @@ def skip_reason(event: HookEvent) -> Optional[str]:
     if kind:
         relevant = FANOUT_FIELDS[kind] | COLLECTION_FIELDS.get(kind, frozenset())
         return None if relevant & set(event.input_fields) else "nothing PlexSync writes of it changed"
-    if set(event.input_fields) <= NO_EFFECT_FIELDS:
-        return "only " + ", ".join(sorted(set(event.input_fields) - {"id", "ids"}) or ["id"]) + " changed"
+    fields = set(event.input_fields)
+    if fields <= NO_EFFECT_FIELDS and not (sync_rating and "rating100" in fields):
+        return "only " + ", ".join(sorted(fields - {"id", "ids"}) or ["id"]) + " changed"
     return None
+
+
+def rating_syncs(db: StateDB) -> bool:
+    """``sync_rating`` as the last settings read cached it (default on)."""
+    return (db.get(HOOK_SETTINGS_KEY) or {}).get("sync_rating", True) is not False
 
 
 def organized_counts(event: HookEvent, db: StateDB) -> bool:
@@ -118,21 +128,21 @@ def destroy_details(event: HookEvent) -> dict:
 def handle_hook(plugin_input: PluginInput) -> str:
     """Queue the scene event and make sure a worker will process it; returns the output text."""
     event = parse_event(plugin_input.hook_context)
-    reason = skip_reason(event)
-    if reason and "organized" in (event.input_fields or ()):
-        db = StateDB(data_dir_for(plugin_dir(plugin_input.connection)))  # only_organized makes the button count?
-        try:
-            reason = None if organized_counts(event, db) else reason
-        finally:
-            db.close()
+    data_dir = data_dir_for(plugin_dir(plugin_input.connection))
+    # Only a rating or organized change needs cached settings to decide; every other event decides without a file.
+    db = StateDB(data_dir) if {"rating100", "organized"} & set(event.input_fields or ()) else None
+    reason = skip_reason(event, rating_syncs(db) if db else True)
+    if reason and db and organized_counts(event, db):
+        reason = None  # only_organized makes the organized button count
     if reason:
+        if db:
+            db.close()
         log.debug("scene %s: nothing to sync (%s)", event.scene_id, reason)
         return "skipped"
     extra = destroy_details(event) if event.event == "destroy" else {}
-    data_dir = data_dir_for(plugin_dir(plugin_input.connection))
     queue = JobQueue(data_dir, threads=False)
     queue.put(new_job(event.scene_id, event.event, **extra))
-    db = StateDB(data_dir)
+    db = db or StateDB(data_dir)
     try:
         stashlog.apply_cached(db.get(LOG_SETTINGS_KEY) or {})
         queue_if_due(db, queue)

@@ -33,7 +33,7 @@ class Job(NamedTuple):
     """
 
     scene_id: int
-    event: str  # create | update | destroy | sync
+    event: str  # create | update | destroy | sync | fanout_* | reconcile_* | pull
     enqueued_at: float
     source: str = "hook"
     path: Optional[str] = None
@@ -53,7 +53,7 @@ class Job(NamedTuple):
             return f"{self.event[7:]}:{self.scene_id}"
         if self.event.startswith("collection_"):
             return f"{self.event}:{self.scene_id}"
-        if self.event.startswith("reconcile_"):
+        if self.event.startswith("reconcile_") or self.event == "pull":
             return self.event
         return f"scene:{self.scene_id}"
 

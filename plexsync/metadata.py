@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from plexsync import titles
 from plexsync.paths import basename
+from plexsync.rating import to_plex
 from plexsync.tagroutes import TagRoutes
 
 TITLE_MAX, SUMMARY_MAX, TAG_MAX, TAGS_MAX = 255, 10_000, 128, 100
@@ -74,6 +75,7 @@ class Desired:
     groups: dict = field(default_factory=dict)  # collection title -> the scene's index in that group
     retired: tuple = ()  # tag types whose values PlexSync wrote earlier go (tags now routed elsewhere)
     collections: tuple = ()  # CollectionRef of each collection the scene belongs in
+    rating: Optional[float] = None  # Plex's scale (0-10), only with ``sync_rating``; None = no rating to show
 
 
 @dataclass(frozen=True)
@@ -169,8 +171,9 @@ def desired_state(scene: dict, settings, shaping: Optional[Shaping] = None) -> D
     kinds = tuple(k for k, on in (("poster", settings.sync_poster), ("art", settings.sync_background)) if on)
     url = ((scene.get("paths") or {}).get("screenshot") or "") if kinds else ""
     groups = {ref.title: ref.index for ref in refs if ref.kind == "group"}
-    base = Desired(scalars, tags, url, kinds, thumbs=thumbs, groups=groups, retired=retired, collections=refs)
-    return Desired(scalars, tags, url, kinds, fingerprint(base), thumbs, groups, retired, refs)
+    rating = to_plex(scene.get("rating100")) if settings.sync_rating else None
+    base = Desired(scalars, tags, url, kinds, thumbs=thumbs, groups=groups, retired=retired, collections=refs, rating=rating)
+    return Desired(scalars, tags, url, kinds, fingerprint(base), thumbs, groups, retired, refs, rating)
 
 
 def _routed_tags(scene: dict, settings, routes: TagRoutes) -> tuple:
@@ -223,7 +226,7 @@ def collection_refs(scene: dict, settings) -> tuple:
 def fingerprint(desired: Desired) -> str:
     """A hash of what would be written (the screenshot URL without its ``?t=`` cache buster).
 
-    Photo URLs and group positions count only when there are any, so settings that add nothing to a
+    Photo URLs, group positions and the rating count only when there are any, so settings that add nothing to a
     scene leave its fingerprint as it was (no resync of everything after an upgrade).
     """
     payload = {"s": desired.scalars, "t": desired.tags, "i": desired.image_url.split("?")[0], "k": desired.image_kinds}
@@ -231,6 +234,8 @@ def fingerprint(desired: Desired) -> str:
         payload["p"] = desired.thumbs
     if desired.groups:
         payload["g"] = desired.groups
+    if desired.rating is not None:
+        payload["r"] = desired.rating
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
 

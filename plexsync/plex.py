@@ -184,16 +184,22 @@ class PlexClient:
 
     def list_items(self, section: int, since: Optional[int] = None) -> Iterator[ListedItem]:
         """Every item of a section (or those updated since a unix time), paged, parsed lean."""
+        for element in self.pages(_listing_key(section, since), f"listing library {section}"):
+            for video in element.findall("Video"):
+                yield _listed(video, section)
+
+    def pages(self, key: str, what: str, size: int = PAGE_SIZE) -> Iterator:
+        """Each page of a Plex container as an XML element, paged as Plex pages (``X-Plex-Container-Start``
+        and ``-Size`` headers) until ``totalSize`` is reached; ``what`` names the request in errors."""
         start = 0
         while True:
-            element = self.call(f"listing library {section}", self.server.query,
-                                _listing_key(section, since), headers=_paging(start, PAGE_SIZE))
-            videos = element.findall("Video") if element is not None else []
-            for video in videos:
-                yield _listed(video, section)
-            total = int(element.attrib.get("totalSize") or element.attrib.get("size") or 0) if element is not None else 0
-            start += PAGE_SIZE
-            if not videos or start >= total:
+            element = self.call(what, self.server.query, key, headers=_paging(start, size))
+            if element is None:
+                return
+            yield element
+            total = int(element.attrib.get("totalSize") or element.attrib.get("size") or 0)
+            start += size
+            if len(element) == 0 or start >= total:
                 return
 
     def providers(self) -> list:
@@ -218,6 +224,11 @@ class PlexClient:
     def edit(self, item, params: dict) -> None:
         """Apply one edit (one PUT) to an item."""
         self.call(f"editing Plex item {item.ratingKey}", item.edit, **params)
+
+    def rate(self, item, rating: Optional[float]) -> None:
+        """Set (0-10) or clear (None) the item's user rating as Plex's own clients do: plexapi's ``rate()``,
+        one ``PUT /:/rate?key=<ratingKey>&identifier=com.plexapp.plugins.library&rating=<value or -1>``."""
+        self.call(f"rating Plex item {item.ratingKey}", item.rate, rating)
 
     def upload_image(self, item, kind: str, data: bytes) -> None:
         """Upload poster (``poster``) or background (``art``) bytes; Plex selects and locks it."""

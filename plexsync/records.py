@@ -56,6 +56,17 @@ class SyncRecords:
             found.update((row[0], _record(row)) for row in rows)
         return found
 
+    def scenes_of(self, rating_keys: list) -> dict:
+        """ratingKey -> the scene ids whose last write went to that Plex item (normally one)."""
+        found: dict = {}
+        for start in range(0, len(rating_keys), 500):
+            chunk = rating_keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for rating_key, scene_id in self.db.query(
+                    f"SELECT rating_key, scene_id FROM sync_records WHERE rating_key IN ({marks})", tuple(chunk)):
+                found.setdefault(rating_key, []).append(scene_id)
+        return found
+
     def save(self, record: SyncRecord, wrote: bool = True) -> None:
         """Store a record; ``wrote`` counts it in today's synced total."""
         with self.db.transaction() as conn:

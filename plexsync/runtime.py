@@ -79,13 +79,13 @@ def client_id(db: StateDB) -> str:
 
 
 def read_settings(stash: StashClient, db: StateDB) -> Settings:
-    """Settings from Stash; remembers the debug flag so hooks (which never call Stash) can honour it."""
+    """Settings from Stash; caches what hooks (which never call Stash) need: the schedules, log flags, sync_rating."""
     settings = load_settings(stash.plugin_settings())
     stashlog.set_debug(settings.debug_logging)
     stashlog.PATHS.enabled = settings.obfuscate_paths
-    db.put(SCHEDULE_KEY, {"reconcile_interval": settings.reconcile_interval})
+    db.put(SCHEDULE_KEY, {"reconcile_interval": settings.reconcile_interval, "pull_interval": settings.pull_interval})
     db.put(LOG_SETTINGS_KEY, {"debug_logging": settings.debug_logging, "obfuscate_paths": settings.obfuscate_paths})
-    db.put(HOOK_SETTINGS_KEY, {"only_organized": settings.only_organized})
+    db.put(HOOK_SETTINGS_KEY, {"sync_rating": settings.sync_rating, "only_organized": settings.only_organized})
     return settings
 
 
@@ -143,6 +143,7 @@ def rewire(runtime: Runtime, settings: Settings) -> None:
                         settings.max_retries, clock, time_scale=time_scale())
     if runtime.delivery is not None:
         delivery.scheduled_reconcile = runtime.delivery.scheduled_reconcile
+        delivery.scheduled_pull = runtime.delivery.scheduled_pull
     runtime.settings, runtime.plex, runtime.index, runtime.delivery = settings, plex, index, delivery
 
 

@@ -20,7 +20,7 @@ from plexsync.state import StateDB
 from plexsync.status import iso
 
 PLEX_SERVER_KEY = "plex_server"  # {url, machine_id}: cached by the UI's calls that reach Plex (scene_sync)
-WRITTEN_FIELDS = ("title", "summary", "studio", "originallyAvailableAt", "genre", "label", "actor", "collection")
+WRITTEN_FIELDS = ("title", "summary", "studio", "originallyAvailableAt", "genre", "label", "actor", "collection", "rating")
 STATES = ("dead_letter", "held", "retrying", "syncing", "queued", "synced", "never_synced")
 
 

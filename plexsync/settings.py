@@ -59,6 +59,12 @@ class Settings(BaseModel):
     debug_logging: bool = False
     obfuscate_paths: bool = False
     reconcile_interval: Literal["never", "daily", "weekly"] = "never"
+    sync_rating: bool = True
+    pull_plays: bool = False
+    pull_resume: bool = False
+    pull_ratings: bool = False
+    pull_other_users: bool = False
+    pull_interval: Literal["never", "hourly", "daily"] = "never"
     collections_from: str = "studio"
     sync_performer_photos: bool = False
     exclude_tags: str = ""
@@ -76,7 +82,7 @@ class Settings(BaseModel):
             raise ValueError("must start with http:// or https:// followed by a host, e.g. http://192.168.1.10:32400")
         return value
 
-    @field_validator("tags_as", "reconcile_interval", "missing_in_plex", mode="before")
+    @field_validator("tags_as", "reconcile_interval", "pull_interval", "missing_in_plex", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -135,6 +141,11 @@ class Settings(BaseModel):
     def token(self) -> str:
         """The Plex token (only ever sent in a header)."""
         return self.plex_token.get_secret_value()
+
+    @property
+    def pulls(self) -> bool:
+        """True if anything is to be pulled from Plex (plays, resume points or ratings)."""
+        return self.pull_plays or self.pull_resume or self.pull_ratings
 
     def require_plex(self) -> None:
         """Raise ConfigError unless Plex can be reached with these settings."""

@@ -207,6 +207,16 @@ class StashClient:
         return response.content
 
 
+def parse_time(text: Optional[str]) -> Optional[float]:
+    """A Stash ``Time`` (RFC3339 in any offset, e.g. ``2024-05-01T12:34:56+02:00``) as a unix time; None if absent."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 def _check_status(response: requests.Response, what: str) -> None:
     if response.status_code in (401, 403):
         raise StashAuthError(f"Stash refused PlexSync's credentials ({response.status_code}) for {what}: the session expired "

@@ -75,6 +75,7 @@ def _report(db: StateDB, queue: JobQueue, clock: Callable[[], float]) -> dict:
         "synced_today": totals["synced_today"],
         "synced_total": totals["synced_total"],
         "last_reconcile": db.get("last_reconcile"),
+        "last_pull": db.get("last_pull"),
         "collections": CollectionRecords(db).count(),
         "missing_in_plex": MissingFiles(db, clock).count(),
     }

@@ -16,10 +16,11 @@ from plexsync.metadata import (Desired, Shaping, describe, desired_state, owned_
 from plexsync.missing import MissingFiles
 from plexsync.paths import dirname, file_key, within
 from plexsync.plex import PlexClient
+from plexsync.rating import plan_push
 from plexsync.records import SyncRecord, SyncRecords
 from plexsync.retries import SCAN_LOOKS
 from plexsync.shaper import Shaper
-from plexsync.stash import StashClient
+from plexsync.stash import StashClient, parse_time
 from plexsync.stashlog import PATHS
 
 log = logging.getLogger(__name__)
@@ -145,13 +146,14 @@ class Syncer:
             return Outcome("unchanged", scene_id, title, record.rating_key)
         match, item = self._resolve(scene, job)
         params, owned = self._apply(desired, item, record, match, images)
+        rated = self._rate(desired, item, record, scene, owned)
         section = int(item.librarySectionID or 0)
         owned.update(updated_at=scene.get("updated_at"), image_hash=_image_hash(images, record),
                      sources=_sources(scene, shaping), section=section, match=self._match_note(match),
                      **({"groups": desired.groups} if desired.groups else {}))
         self.records.save(SyncRecord(scene_id, match.rating_key, match.plex_file, fetched_at, self.clock(), desired.fingerprint, owned))
         self._after_write(scene_id, section, record, owned)
-        detail = describe(params) + (", " + " and ".join(images[1]) if images else "")
+        detail = describe(params) + (", " + " and ".join(images[1]) if images else "") + (", rating" if rated else "")
         confidence = {LOW: " (low-confidence match: same file name and size)",
                       GUID: " (matched by the provider's guid)"}.get(match.confidence, "")
         return Outcome("synced", scene_id, title, match.rating_key, detail.strip(", ") + confidence)
@@ -183,6 +185,23 @@ class Syncer:
             self.extras.collections.written(section, record.written if record else {}, owned)
             if self.extras.missing.known(scene_id):
                 self.extras.missing.forget(scene_id)
+
+    def _rate(self, desired: Desired, item, record: Optional[SyncRecord], scene: dict, owned: dict) -> bool:
+        """The rating part of the sync (``rating.plan_push``); records what both sides now agree on in ``owned``.
+        True if a rating was sent."""
+        written = record.written if record else {}
+        owned.update({key: written[key] for key in ("rating", "rated_at") if key in written})
+        if not self.settings.sync_rating:
+            return False
+        rated_at, changed_at = item.lastRatedAt, parse_time(scene.get("updated_at"))
+        plex_newer = bool(rated_at and changed_at and rated_at.timestamp() > changed_at)
+        push = plan_push(desired.rating, item.userRating, written.get("rating"), self.settings.preserve_plex_edits,
+                         plex_newer, self.settings.pull_ratings)
+        if push.send:
+            self.plex.rate(item, push.value)
+            owned["rated_at"] = self.clock()
+        owned["rating"] = push.agreed
+        return push.send
 
     def _plan(self, desired: Desired, item, record: Optional[SyncRecord], match) -> tuple:
         """The edit for the item; on a provider-matched item, unlocked values count as PlexSync's own."""

@@ -22,6 +22,8 @@ from plexsync.jobs import JobQueue
 from plexsync.lease import Lease, new_token
 from plexsync.overview import HEALTH_KEY
 from plexsync.protocol import PluginInput
+from plexsync.pull.sweep import PullSweep
+from plexsync.pull.sweep import log_report as log_pull
 from plexsync.reconcile import Reconcile
 from plexsync.reconcile import log_report as log_reconcile
 from plexsync.retries import RetrySchedule
@@ -36,7 +38,7 @@ log = logging.getLogger(__name__)
 
 MODES = (
     "sync_all", "sync_recent", "process_queue", "status", "reconcile", "preview", "dlq_retry",
-    "dlq_clear", "dlq_purge", "queue_clear", "health", "reindex", "log",
+    "dlq_clear", "dlq_purge", "queue_clear", "health", "reindex", "log", "pull",
 )
 TASK_RELAY_LIMIT = 500
 
@@ -249,11 +251,23 @@ def run_reconcile(task: Task) -> dict:
     return report
 
 
+def run_pull(task: Task) -> dict:
+    """``pull``: Plex's plays, resume points and ratings into Stash (as the pull settings choose), with progress.
+
+    A Stash older than v0.25, a Plex that refuses the token and a pull already running each end the task
+    with one line, having changed nothing (this is not the background worker: nothing is held for later).
+    """
+    with _runtime(task) as runtime:
+        report = PullSweep(runtime, stashlog.progress).run()
+    log_pull(report)
+    return report
+
+
 HANDLERS: dict = {
     "health": run_health, "reconcile": run_reconcile,
     "preview": run_preview, "reindex": run_reindex, "sync_all": run_sync_all, "sync_recent": run_sync_recent,
     "status": run_status, "dlq_retry": run_dlq_retry, "dlq_clear": run_dlq_clear, "dlq_purge": run_dlq_purge,
-    "queue_clear": run_queue_clear, "log": run_log, "process_queue": run_process_queue,
+    "queue_clear": run_queue_clear, "log": run_log, "process_queue": run_process_queue, "pull": run_pull,
 }
 
 

@@ -32,6 +32,8 @@ from plexsync.jobs import JobQueue
 from plexsync.lease import Lease
 from plexsync.outage import Outages, kind_of
 from plexsync.protocol import ServerConnection
+from plexsync.pull.sweep import PullSweep
+from plexsync.pull.sweep import log_report as log_pull
 from plexsync.readahead import ReadAhead
 from plexsync.reconcile import Reconcile
 from plexsync.reconcile import log_report as log_reconcile
@@ -212,6 +214,12 @@ def _scheduled_reconcile(runtime: Runtime, scope: str) -> dict:
     return report
 
 
+def _scheduled_pull(runtime: Runtime) -> dict:
+    report = PullSweep(runtime).run()
+    log_pull(report)
+    return report
+
+
 def timing_from_env(env=os.environ) -> Timing:
     """Timing, with ``PLEXSYNC_IDLE_EXIT`` (seconds) overriding how long an idle worker lingers."""
     try:
@@ -239,6 +247,7 @@ def connect(connection: ServerConnection, data_dir, db: StateDB, stop: threading
             stop.wait(max(0.05, (breaker.snapshot().retry_at or clock()) - clock()))
             continue
         runtime.delivery.scheduled_reconcile = lambda scope: _scheduled_reconcile(runtime, scope)
+        runtime.delivery.scheduled_pull = lambda: _scheduled_pull(runtime)
         return runtime
     return None
 

@@ -4,6 +4,7 @@ import collections
 import os
 import signal
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -80,3 +81,14 @@ def _signal(pid: int, signum: int) -> None:
         os.kill(pid, signum)
     except OSError:
         pass
+
+
+@contextmanager
+def plex_with_sections(token: str, now: int, sections: dict):
+    """A running fake Plex whose clock reads ``now``, with ``sections`` (title -> folder) added."""
+    from plexsync.sandbox.fake_plex import FakePlex
+
+    with FakePlex(token=token, wallclock=lambda: now) as fake:
+        for title, folder in sections.items():
+            fake.add_section(title=title, locations=[folder])
+        yield fake

@@ -22,6 +22,10 @@ RANKS = {
     "provider.__init__": 0, "provider.images": 1, "provider.config": 3, "provider.gate": 3, "provider.scenes": 3,
     "provider.index": 5, "provider.matching": 6, "provider.documents": 7, "provider.service": 8,
     "provider.app": 9, "provider.server": 10,
+    "rating": 1,
+    # the pull subpackage: Plex activity and Stash's side below the sweep that the tasks and the worker run
+    "pull.__init__": 0, "pull.activity": 5, "pull.scenes": 5, "pull.ledger": 6, "pull.changes": 6, "pull.links": 7,
+    "pull.sweep": 10,
 }
 # What the provider may use of the plugin: the shared models and clients, never the push machinery.
 SHARED_WITH_PROVIDER = {"errors", "identity", "paths", "settings", "stash", "stashlog", "metadata", "transport",

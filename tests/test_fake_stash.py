@@ -216,12 +216,12 @@ def test_a_body_gqlgen_cannot_decode_is_a_bad_request(stash, body):
 
 def test_a_field_the_fake_does_not_implement_is_an_error_never_a_silent_null(released):
     sid = released.add_scene(title="x")
-    response = post(released, "query Q($id: ID!) { findScene(id: $id) { id resume_time } }", {"id": str(sid)})
+    response = post(released, "query Q($id: ID!) { findScene(id: $id) { id interactive_speed } }", {"id": str(sid)})
     assert response.status_code == 200
-    assert response.json() == {"errors": [{"message": "the fake Stash does not implement Scene.resume_time (add it: "
+    assert response.json() == {"errors": [{"message": "the fake Stash does not implement Scene.interactive_speed (add it: "
                                                       "see plexsync/sandbox/fake_stash.py)",
-                                           "path": ["findScene", "resume_time"]}],
-                               "data": {"findScene": {"id": str(sid), "resume_time": None}}}
+                                           "path": ["findScene", "interactive_speed"]}],
+                               "data": {"findScene": {"id": str(sid), "interactive_speed": None}}}
     response = post(released, "{ configuration { general { databasePath } } }")
     assert response.json()["data"] is None  # non-null all the way up, like Stash
     assert "ConfigGeneralResult.databasePath" in error_message(response)

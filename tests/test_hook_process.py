@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from plexsync.hook import HOOK_SETTINGS_KEY
 from plexsync.jobs import JobQueue
 from plexsync.lease import Lease
 from plexsync.state import StateDB, data_dir_for
@@ -93,11 +94,22 @@ def test_huge_cover_image_and_hostile_text_are_queued_once(sandbox, host):
     assert pending(sandbox) == 2
 
 
-def test_rating_or_organized_only_updates_are_skipped(sandbox, host):
-    scene, _ = sandbox.add_scene("Rated")
-    results = host.scene_update(scene, rating100=80) + host.scene_update(scene, organized=True)
+def test_organized_only_updates_are_skipped(sandbox, host):
+    scene, _ = sandbox.add_scene("Organized")
+    results = host.scene_update(scene, organized=True) + host.scene_update(scene, o_counter=3)
     assert [r.output for r in results] == ["skipped", "skipped"]
     assert pending(sandbox) == 0
+
+
+def test_a_rating_only_update_is_queued_while_sync_rating_is_on_and_skipped_once_it_is_off(sandbox, host):
+    scene, _ = sandbox.add_scene("Rated")
+    assert [r.output for r in host.scene_update(scene, rating100=80)] == ["queued"]  # never cached: the default, on
+    db = StateDB(data_dir_for(str(sandbox.plugin_dir)))
+    db.put(HOOK_SETTINGS_KEY, {"sync_rating": False})  # what a process that read the settings from Stash caches
+    db.close()
+    assert [r.output for r in host.scene_update(scene, rating100=60)] == ["skipped"]
+    assert [r.output for r in host.scene_update(scene, rating100=40, title="Rated 2")] == ["queued"]
+    assert pending(sandbox) == 2 and sandbox.stash.requests == []
 
 
 def test_hooks_queue_every_trigger_without_any_network_request(sandbox, host):
@@ -149,4 +161,5 @@ def test_the_organized_button_counts_only_with_only_organized(sandbox, host):
     sandbox.configure(only_organized=True)
     assert host.run_task_by_mode("PlexSync", "reindex").error is None  # a task reads the settings once
     assert [r.output for r in host.scene_update(scene, organized=True)] == ["queued"]
-    assert [r.output for r in host.scene_update(scene, rating100=20)] == ["skipped"]
+    assert [r.output for r in host.scene_update(scene, o_counter=2)] == ["skipped"]
+    assert [r.output for r in host.scene_update(scene, rating100=20)] == ["queued"]  # sync_rating (on) sends ratings

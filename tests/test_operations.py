@@ -54,6 +54,13 @@ def test_scene_status_answers_from_local_files_without_asking_stash_or_plex(sand
     assert result.output["plex_web"] == {"url": sandbox.plex.url, "machine_id": MACHINE_IDENTIFIER}
 
 
+def test_scene_status_shows_the_rating_plex_and_stash_agree_on(sandbox, host):
+    scene, key = sandbox.add_scene("Rated", rating100=80)
+    assert operation(host, "sync_scene", scene_id=scene).error is None
+    assert sandbox.playback.state(key)["userRating"] == 8.0
+    assert operation(host, "scene_status", scene_id=scene).output["last_sync"]["fields"] == {"title": "Rated", "rating": 8.0}
+
+
 def test_scene_status_names_where_the_scene_stands(data_dir, clock):
     db, queue = StateDB(data_dir), JobQueue(data_dir)
     try:

@@ -117,7 +117,7 @@
 
   const FIELD_NAMES = {
     title: "Title", titleSort: "Sort title", summary: "Details", studio: "Studio", originallyAvailableAt: "Date",
-    year: "Year", genre: "Genres", label: "Labels", actor: "Performers", collection: "Collection",
+    year: "Year", genre: "Genres", label: "Labels", actor: "Performers", collection: "Collection", rating: "Rating (0-10)",
   };
 
   function fieldName(key) {

@@ -73,10 +73,12 @@ DEFAULT_LISTING_LIMITS = {
     "genre": 2, "country": 1, "director": 1, "writer": 1, "actor": 3, "collection": 2, "label": 0, "producer": 0,
 }
 
+# The token's user's watch state (plex_playback.py keeps it in ``fields``): shown and filterable, never edited by PUT.
+USER_STATE_FIELDS = ("viewCount", "viewOffset", "lastViewedAt", "lastRatedAt")
 _VIDEO_ATTRS = (
     "title", "titleSort", "originalTitle", "studio", "contentRating", "summary", "tagline",
     "rating", "audienceRating", "userRating", "year", "editionTitle",
-)
+) + USER_STATE_FIELDS
 _SECTION_CONTAINER = {
     "allowSync": 1, "identifier": "com.plexapp.plugins.library",
     "mediaTagPrefix": "/system/bundle/media/flags/", "mediaTagVersion": 1700000000,
@@ -493,7 +495,8 @@ _OPERATORS = {"": "=", "!": "!=", "=": "==", "!=": "!==", "<": "<=", ">": ">=", 
 _FIELD_KINDS = {
     **{name: "string" for name in STRING_FIELDS},
     **{name: "integer" for name in ("year", "id") + FLOAT_FIELDS},
-    **{name: "date" for name in ("addedAt", "updatedAt", "originallyAvailableAt")},
+    **{name: "date" for name in ("addedAt", "updatedAt", "originallyAvailableAt", "lastViewedAt", "lastRatedAt")},
+    **{name: "integer" for name in ("viewCount", "viewOffset")},
     **{name: "tag" for name in TAG_TYPES},
 }
 _LISTING_KEYS = frozenset({"type", "sort", "limit", "checkFiles", "asyncAugmentMetadata"})
@@ -651,7 +654,8 @@ _META_SORTS = (
 _META_FIELDS = (
     ("title", "string", "Title"), ("studio", "string", "Studio"), ("contentRating", "string", "Content Rating"),
     ("year", "integer", "Year"), ("addedAt", "date", "Date Added"), ("updatedAt", "date", "Date Updated"),
-    ("originallyAvailableAt", "date", "Release Date"), ("genre", "tag", "Genre"),
+    ("originallyAvailableAt", "date", "Release Date"), ("lastViewedAt", "date", "Last Played"),
+    ("viewCount", "integer", "Plays"), ("genre", "tag", "Genre"),
     ("collection", "tag", "Collection"), ("label", "tag", "Label"), ("actor", "tag", "Actor"),
     ("country", "tag", "Country"), ("director", "tag", "Director"), ("writer", "tag", "Writer"),
     ("producer", "tag", "Producer"),

@@ -104,6 +104,12 @@ fragment SyncScene on Scene {
 }
 """
 
+_ACTIVITY = """
+query FakeStashActivity($id: ID!) {
+  findScene(id: $id) { play_history play_count last_played_at resume_time play_duration rating100 }
+}
+"""
+
 # pkg/sqlite/scene.go sceneSortOptions (CVE-2024-32231 whitelist); "random_<seed>" is accepted too.
 _SORTS = {"bitrate", "created_at", "code", "date", "file_count", "filesize", "duration", "file_mod_time",
           "framerate", "group_scene_number", "id", "interactive", "interactive_speed", "last_o_at",
@@ -139,6 +145,9 @@ class _Scene:
     files: list = field(default_factory=list)        # VideoFile dicts
     stash_ids: list = field(default_factory=list)
     screenshot: Optional[bytes] = None
+    plays: list = field(default_factory=list)        # UTC datetimes to the second (scenes_view_dates)
+    resume_time: float = 0.0
+    play_duration: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -523,6 +532,25 @@ class FakeStash(StashObjects):
             raise RuntimeError(f"fake Stash could not read scene {scene_id}: {response['errors']}")
         return response["data"]["findScene"]
 
+    def activity(self, scene_id: int) -> dict:
+        """The scene's play history (UTC, newest first), ``play_count``, ``last_played_at``, ``resume_time``,
+        ``play_duration`` and ``rating100``, read through GraphQL as a client would."""
+        response = self.graphql(_ACTIVITY, {"id": str(scene_id)})
+        if "errors" in response:
+            raise RuntimeError(f"fake Stash could not read scene {scene_id}: {response['errors']}")
+        return response["data"]["findScene"]
+
+    def add_plays(self, scene_id: int, times: list) -> None:
+        """Plays recorded by Stash itself (its player), at ``times`` (unix seconds); ``updated_at`` stays."""
+        with self._lock:
+            scene = self._scene_rec(scene_id)
+            scene.plays.extend(dt.datetime.fromtimestamp(int(t), dt.timezone.utc) for t in times)
+
+    def save_activity(self, scene_id: int, resume_time: float) -> None:
+        """Stash's player stopped at ``resume_time`` seconds (``sceneSaveActivity``)."""
+        with self._lock:
+            self._scene_rec(scene_id).resume_time = float(resume_time)
+
     def scene_ids(self) -> list:
         """All scene ids in insertion order."""
         with self._lock:
@@ -604,6 +632,10 @@ class FakeStash(StashObjects):
     def _execute(self, query: str, variables: Optional[dict], operation_name: Optional[str],
                  base: str) -> tuple:
         return self._endpoint.answer(query, variables, operation_name, _Request(base))
+
+    def resolver(self, type_name: str, field_name: str) -> Optional[Callable[[Any, dict, Any], Any]]:
+        """The resolver answering ``type_name.field_name`` now (to wrap it with :meth:`add_resolver`)."""
+        return self._resolvers.get((type_name, field_name))
 
     def add_resolver(self, type_name: str, field_name: str, resolver: Callable[[Any, dict, Any], Any]) -> None:
         """Resolve ``type_name.field_name`` with ``resolver(parent, args, request)``, for behaviour that lives
@@ -708,6 +740,49 @@ class FakeStash(StashObjects):
             self.update_scene(scene.id, **changes)
             return self._scene_view(scene, request.base)
 
+    @resolves("Mutation", "sceneAddPlay")
+    def _scene_add_play(self, parent: None, args: dict, request: _Request) -> dict:
+        """``pkg/sqlite/table.go`` ``addDates``: each time (now when none is given) stored in UTC to the second;
+        answers the new count and the whole history. No hook fires and ``updated_at`` stays."""
+        with self._lock:
+            scene = self._scene_or_error(args["id"])
+            times = [self._timestamp(text) for text in args.get("times") or []] or [self._now()]
+            scene.plays.extend(t.astimezone(dt.timezone.utc).replace(microsecond=0) for t in times)
+            view = self._activity_view(scene)
+            return {"count": view["play_count"], "history": view["play_history"]}
+
+    @resolves("Mutation", "sceneSaveActivity")
+    def _scene_save_activity(self, parent: None, args: dict, request: _Request) -> bool:
+        """``pkg/sqlite/scene.go`` ``SaveActivity``: sets ``resume_time`` if given, adds ``playDuration`` if given;
+        no hook, no ``updated_at``."""
+        with self._lock:
+            scene = self._scene_or_error(args["id"])
+            if args.get("resume_time") is not None:
+                scene.resume_time = float(args["resume_time"])
+            if args.get("playDuration") is not None:
+                scene.play_duration += float(args["playDuration"])
+            return True
+
+    def _scene_or_error(self, scene_id: Any) -> _Scene:
+        scene = self._scenes.get(_int_id(scene_id))
+        if scene is None:
+            raise GraphQLError(f"scene with id {scene_id} not found")
+        return scene
+
+    def _timestamp(self, text: Any) -> dt.datetime:
+        """Stash's ``Timestamp`` input (``internal/api/timestamp.go``): RFC3339, or ``<4h``/``>5m`` from now."""
+        if isinstance(text, str) and text[:1] in ("<", ">"):
+            match = re.fullmatch(r"(\d+)([smh])", text[1:])
+            if match is None:
+                raise GraphQLError(f"cannot parse Timestamp: cannot parse {text[0]}-duration")
+            delta = dt.timedelta(seconds=int(match[1]) * {"s": 1, "m": 60, "h": 3600}[match[2]])
+            return self._now() - delta if text[0] == "<" else self._now() + delta
+        try:
+            parsed = _parse_stamp(str(text))
+        except ValueError:
+            raise GraphQLError(f"cannot parse Timestamp: {text!r}") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=self._tz)
+
     # -- views: objects as the dicts their fields are read from ------------------------------
 
     def _scene_view(self, scene: _Scene, base: str) -> dict:
@@ -716,7 +791,7 @@ class FakeStash(StashObjects):
             "id": str(scene.id), "title": scene.title, "code": scene.code, "details": scene.details,
             "director": scene.director, "urls": list(scene.urls), "url": scene.urls[0] if scene.urls else None,
             "date": scene.date, "rating100": scene.rating100, "organized": scene.organized, "o_counter": 0,
-            "interactive": False, "play_count": 0, "created_at": scene.created_at,
+            "interactive": False, **self._activity_view(scene), "created_at": scene.created_at,
             "updated_at": scene.updated_at, "studio": self._studio_view(scene.studio, base),
             "performers": [self._performer_view(p, base) for p in scene.performers],
             "tags": [self._tag_view(t) for t in scene.tags],
@@ -724,6 +799,14 @@ class FakeStash(StashObjects):
             "files": [dict(f) for f in scene.files], "paths": self._paths(scene, base),
             "stash_ids": [dict({"updated_at": scene.updated_at}, **s) for s in scene.stash_ids],
         }
+
+    @staticmethod
+    def _activity_view(scene: _Scene) -> dict:
+        """Play history as Stash answers it: UTC times newest first (``GetManyViewDates`` orders by date
+        DESC), ``last_played_at`` the newest, ``play_count`` their number; resume time and play duration."""
+        history = [_utc_text(t) for t in sorted(scene.plays, reverse=True)]
+        return {"play_history": history, "play_count": len(history), "last_played_at": history[0] if history else None,
+                "resume_time": scene.resume_time, "play_duration": scene.play_duration}
 
     def _paths(self, scene: _Scene, base: str) -> dict:
         prefix = f"{base}/scene/{scene.id}"
@@ -946,6 +1029,10 @@ def _scene_input_changes(data: dict) -> dict:
 
 def _decode_image(data: str) -> bytes:
     return base64.b64decode(data.split(",", 1)[1] if data.startswith("data:") else data)
+
+
+def _utc_text(when: dt.datetime) -> str:
+    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _oshash(path: str) -> str:

@@ -631,6 +631,23 @@ class StashHost:
 
     # -- mutations ----------------------------------------------------------------------------
 
+    def fire_hooks_on_plugin_updates(self) -> None:
+        """From now on a ``sceneUpdate`` sent to the fake Stash (by a plugin, say) runs Scene.Update.Post hooks
+        before it answers, as Stash does: the input as sent (all 24 SceneUpdateInput keys, unset ones null)
+        and inputFields = the keys sent. The hooks' results collect in ``plugin_update_hooks``."""
+        update = self.stash.resolver("Mutation", "sceneUpdate")
+        self.plugin_update_hooks: list = []
+
+        def resolve(parent: Any, args: dict, request: Any) -> Any:
+            result = update(parent, args, request)
+            data = args["input"]
+            hook_input = GoStruct((key, None) for key in SCENE_UPDATE_KEYS)
+            hook_input.update(data)
+            self.plugin_update_hooks += self.fire_hooks("Scene.Update.Post", int(data["id"]), hook_input, list(data))
+            return result
+
+        self.stash.add_resolver("Mutation", "sceneUpdate", resolve)
+
     def scene_update(self, scene_id: int, input_fields: Optional[list] = None, timeout: Optional[float] = None,
                      **changes: Any) -> list:
         """sceneUpdate: change the scene, then fire Scene.Update.Post with a full SceneUpdateInput.

@@ -23,6 +23,7 @@ from plexsync.sandbox.fake_plex import FakePlex
 from plexsync.sandbox import stash_schema
 from plexsync.sandbox.plex_collections import PlexCollections
 from plexsync.sandbox.fake_stash import FakeStash
+from plexsync.sandbox.plex_playback import Playback
 
 REPO = Path(__file__).resolve().parent.parent.parent
 PLEX_TOKEN = "sandbox-plex-token-0123456789"
@@ -37,6 +38,7 @@ class Sandbox:
         self._tmp = None if root else tempfile.TemporaryDirectory(prefix="plexsync-sandbox-")
         self.root = Path(root or self._tmp.name)
         self.plex = FakePlex(token=PLEX_TOKEN, latency=plex_latency)
+        self.playback = Playback(self.plex)  # play history, watch state and ratings
         self.collections = PlexCollections(self.plex)
         self.stash = FakeStash(**{"schema_dir": stash_schema.newest_release(), **(stash_options or {})})
         self.plugins_dir = self.root / "plugins"

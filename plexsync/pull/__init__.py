@@ -1,0 +1,1 @@
+"""The pull: Plex's plays, resume points and ratings brought back into Stash (see ``sweep``)."""
