@@ -49,7 +49,6 @@ NO_EFFECT_FIELDS = frozenset({
     "id", "ids", "clientMutationId", "organized", "rating100", "o_counter",
     "resume_time", "play_duration", "play_count",
 })
-HOOK_SETTINGS_KEY = "hook_settings"  # settings a hook needs, cached by whoever last read them from Stash
 LOG_SETTINGS_KEY = "log_settings"
 # Settings the hook needs, cached in the state database by every process that reads them from Stash
 # (hooks never ask Stash); never cached yet means the defaults.
@@ -108,14 +107,14 @@ def skip_reason(event: HookEvent, sync_rating: bool = True) -> Optional[str]:
     return None
 
 
-def rating_syncs(db: StateDB) -> bool:
-    """``sync_rating`` as the last settings read cached it (default on)."""
-    return (db.get(HOOK_SETTINGS_KEY) or {}).get("sync_rating", True) is not False
-
-
-def organized_counts(event: HookEvent, db: StateDB) -> bool:
-    """True when ``only_organized`` is on and the event marks the scene organized (or not)."""
-    return "organized" in (event.input_fields or ()) and bool((db.get(HOOK_SETTINGS_KEY) or {}).get("only_organized"))
+def settled_skip(event: HookEvent, db: StateDB) -> Optional[str]:
+    """``skip_reason`` with the settings a rating or organized change depends on, as last cached (default:
+    ``sync_rating`` on, ``only_organized`` off): with ``only_organized`` the organized button counts."""
+    cached = db.get(HOOK_SETTINGS_KEY) or {}
+    reason = skip_reason(event, cached.get("sync_rating", True) is not False)
+    if reason and cached.get("only_organized") and "organized" in (event.input_fields or ()):
+        return None
+    return reason
 
 
 def destroy_details(event: HookEvent) -> dict:
@@ -131,9 +130,7 @@ def handle_hook(plugin_input: PluginInput) -> str:
     data_dir = data_dir_for(plugin_dir(plugin_input.connection))
     # Only a rating or organized change needs cached settings to decide; every other event decides without a file.
     db = StateDB(data_dir) if {"rating100", "organized"} & set(event.input_fields or ()) else None
-    reason = skip_reason(event, rating_syncs(db) if db else True)
-    if reason and db and organized_counts(event, db):
-        reason = None  # only_organized makes the organized button count
+    reason = settled_skip(event, db) if db else skip_reason(event)
     if reason:
         if db:
             db.close()
